@@ -1,0 +1,3 @@
+from local_server.cli import main
+
+raise SystemExit(main())

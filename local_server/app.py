@@ -1,0 +1,154 @@
+"""The application factory: settings and an inference core in, a FastAPI app out.
+
+Models load in a background thread at start-up, so ``/health`` answers 503 (and model routes a JSON
+503) until they are ready — never a model loaded on a first request. Every error, including unknown
+routes, methods and malformed bodies, is rendered by the same JSON error family.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from local_server import __version__
+from local_server.dialects import meta, openai, rerank, tei
+from local_server.dialects.common import FastJSONResponse
+from local_server.engine.core import InferenceCore
+from local_server.errors import ApiError, PayloadTooLarge, error_body
+from local_server.metrics import Metrics
+from local_server.settings import Settings
+
+log = logging.getLogger("bge_local.app")
+
+_STATUS_TYPES = {404: ("not_found_error", "route_not_found"), 405: ("invalid_request_error", "method_not_allowed")}
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        if err.get("type") == "json_invalid":
+            return "the request body is not valid JSON (send Content-Type: application/json and a JSON object)"
+        if err.get("type") in {"model_attributes_type", "dict_type"} and where == "body":
+            return "the request body must be a JSON object (with Content-Type: application/json)"
+        parts.append(f"{where}: {err.get('msg')}")
+    return "invalid request: " + "; ".join(parts[:5])
+
+
+def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI:
+    core = core or InferenceCore(settings)
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async def load() -> None:
+            try:
+                await asyncio.to_thread(core.load)
+                for model in core.served_models():
+                    model.batcher.on_batch = metrics.batch_observer(model.kind)
+                log.info("ready: serving %s", ", ".join(f"{m.kind} {m.name}" for m in core.served_models()))
+            except BaseException as exc:  # keep serving /health with the reason
+                core.load_error = f"model loading failed: {exc}"
+                log.exception("model loading failed")
+
+        task = asyncio.create_task(load()) if not core.ready else None
+        yield
+        if task is not None:
+            task.cancel()
+        core.close()
+
+    app = FastAPI(
+        title="bge-local",
+        version=__version__,
+        description="BAAI/bge-m3 (dense, sparse, ColBERT) and BAAI/bge-reranker-v2-m3 behind the APIs of "
+                    "OpenAI, TEI, Jina/Cohere and vLLM.",
+        lifespan=lifespan,
+        redirect_slashes=False,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        default_response_class=FastJSONResponse,
+    )
+    app.state.settings = settings
+    app.state.core = core
+    app.state.metrics = metrics
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> Response:
+        return FastJSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        return FastJSONResponse(error_body(_validation_message(exc), "invalid_request_error", "invalid_request"),
+                                status_code=400)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        type_, code = _STATUS_TYPES.get(exc.status_code, ("invalid_request_error", str(exc.status_code)))
+        message = str(exc.detail)
+        if exc.status_code == 404:
+            message = f"no route {request.method} {request.url.path}; see /docs for the routes this server answers"
+        return FastJSONResponse(error_body(message, type_, code), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s", request.url.path)
+        return FastJSONResponse(error_body(f"internal error: {type(exc).__name__}", "server_error", "internal_error"),
+                                status_code=500)
+
+    @app.middleware("http")
+    async def frame(request: Request, call_next) -> Response:
+        """Trailing slashes, body size limit, request id and metrics, for every route."""
+        scope = request.scope
+        path = scope["path"]
+        if len(path) > 1 and path.endswith("/"):
+            scope["path"] = path.rstrip("/") or "/"
+        if request.method == "POST" and b"json" not in request.headers.get("content-type", "").encode():
+            # curl -d and some SDKs send JSON without (or with the wrong) Content-Type: read it as JSON anyway;
+            # a body that is not JSON still gets a clear 400.
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+            scope["headers"].append((b"content-type", b"application/json"))
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_request_bytes:
+            exc = PayloadTooLarge(f"request body of {length} bytes is larger than the limit of "
+                                  f"{settings.max_request_bytes} bytes (--max-request-bytes)", code="body_too_large")
+            response: Response = FastJSONResponse(exc.body(), status_code=exc.status)
+        else:
+            response = await call_next(request)
+        route = scope.get("route")
+        route_path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(route_path, str(response.status_code)).inc()
+        metrics.latency.labels(route_path).observe(time.perf_counter() - started)
+        response.headers["X-Request-Id"] = request_id
+        return response
+
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
+                           allow_headers=["*"])
+
+    for module in (openai, tei, rerank, meta):
+        app.include_router(module.router)
+
+    if settings.metrics_enabled:
+        @app.get("/metrics", include_in_schema=False)
+        async def prometheus() -> Response:
+            return Response(metrics.render(core), media_type="text/plain; version=0.0.4")
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> FastJSONResponse:
+        return FastJSONResponse({"name": "bge-local", "version": __version__, "docs": "/docs",
+                                 "health": "/health", "ready": core.ready})
+
+    return app

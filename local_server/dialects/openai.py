@@ -1,0 +1,98 @@
+"""OpenAI embeddings (``/v1/embeddings``), with bge-m3's sparse and ColBERT outputs as opt-in extensions.
+
+Clients: openai-python (base64 by default), LangChain (token-id arrays), LlamaIndex, Dify's
+OpenAI-API-compatible provider, RAGFlow's OpenAI-API-Compatible / VLLM / LocalAI / Xinference / GPUStack.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from local_server.dialects.common import Auth, Core, FastJSONResponse, embedder, encode_vector
+from local_server.engine.runtime import EmbedNeeds
+from local_server.errors import BadRequest
+from local_server.token_ids import decode_token_arrays
+
+router = APIRouter(tags=["OpenAI"], dependencies=[Auth])
+
+
+class EmbeddingRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # drop_params, user and the like are ignored
+
+    input: str | list[str] | list[int] | list[list[int]] = Field(
+        description="text, list of texts, or cl100k_base token ids (one array or a list of arrays)")
+    model: str | None = None
+    encoding_format: Literal["float", "base64"] | None = Field(
+        default=None, description="float (default) or base64 of little-endian float32")
+    dimensions: int | None = Field(default=None, description="must equal the model's width (1024 for bge-m3)")
+    user: str | None = None
+    return_dense: bool = Field(default=True, description="bge-local: include the dense vector")
+    return_sparse: bool = Field(default=False, description="bge-local: include sparse lexical weights")
+    return_sparse_tokens: bool = Field(default=False, description="bge-local: sparse weights also by token string")
+    return_colbert_vecs: bool = Field(default=False, description="bge-local: include ColBERT multi-vectors")
+    truncate: bool = Field(default=True, description="bge-local: truncate inputs longer than the model's limit")
+
+
+def _texts(body: EmbeddingRequest) -> list[str]:
+    value = body.input
+    if isinstance(value, str):
+        return [value]
+    if not value:
+        raise BadRequest("'input' must not be empty")
+    if all(isinstance(v, str) for v in value):
+        return list(value)  # type: ignore[arg-type]
+    if all(isinstance(v, int) for v in value):
+        return decode_token_arrays([value])  # type: ignore[list-item]
+    return decode_token_arrays(value)  # type: ignore[arg-type]
+
+
+def _dimensions(body: EmbeddingRequest, width: int, allow_truncation: bool) -> int | None:
+    if body.dimensions is None or body.dimensions == width:
+        return None
+    if allow_truncation and 0 < body.dimensions < width:
+        return body.dimensions
+    raise BadRequest(
+        f"dimensions={body.dimensions} is not available: bge-m3 is a fixed-width {width}-d model (it was not "
+        f"trained for shorter, Matryoshka-style vectors). Remove 'dimensions' from the request or set it to "
+        f"{width}." + ("" if allow_truncation else " (A server operator can allow truncate-and-renormalise with "
+                       "--allow-dimension-truncation.)"),
+        code="unsupported_dimensions",
+    )
+
+
+@router.post("/v1/embeddings", response_class=FastJSONResponse)
+@router.post("/embeddings", response_class=FastJSONResponse, include_in_schema=False)
+@router.post("/v1/v1/embeddings", response_class=FastJSONResponse, include_in_schema=False)
+async def create_embeddings(body: EmbeddingRequest, core: Core) -> FastJSONResponse:
+    model = embedder(core, body.model)
+    cut = _dimensions(body, model.dimension or 0, core.settings.allow_dimension_truncation)
+    texts = _texts(body)
+    needs = EmbedNeeds(dense=body.return_dense, sparse=body.return_sparse or body.return_sparse_tokens,
+                       colbert=body.return_colbert_vecs)
+    if not (needs.dense or needs.sparse or needs.colbert):
+        raise BadRequest("nothing to return: return_dense, return_sparse and return_colbert_vecs are all false")
+    result = await core.embed(model, texts, needs, truncate=body.truncate)
+    data = []
+    for i, vec in enumerate(result.vectors):
+        item: dict = {"object": "embedding", "index": i}
+        if vec.dense is not None:
+            dense = vec.dense
+            if cut:
+                dense = dense[:cut] / max(float(np.linalg.norm(dense[:cut])), 1e-12)
+            item["embedding"] = encode_vector(dense, body.encoding_format)
+        if vec.sparse is not None:
+            sparse: dict = {"indices": list(vec.sparse.keys()), "values": list(vec.sparse.values())}
+            if body.return_sparse_tokens:
+                sparse["tokens"] = core.token_strings(model, sparse["indices"])
+            item["sparse_embedding"] = sparse
+        if vec.colbert is not None:
+            item["colbert_embedding"] = encode_vector(vec.colbert, body.encoding_format)
+            if body.encoding_format == "base64":
+                item["colbert_shape"] = list(vec.colbert.shape)
+        data.append(item)
+    usage = {"prompt_tokens": result.total_tokens, "total_tokens": result.total_tokens}
+    return FastJSONResponse({"object": "list", "model": model.name, "data": data, "usage": usage})

@@ -1,0 +1,112 @@
+"""Rerank in every shape clients send, on every path they build.
+
+``/rerank``, ``/v1/rerank``, ``/v2/rerank`` and ``/v1/v1/rerank`` answer both bodies:
+- Jina / Cohere / vLLM / Xinference: ``{"query", "documents", "top_n", "return_documents"}`` →
+  ``{"id", "model", "results": [{"index", "relevance_score", "document"?}], "usage"}``;
+- TEI: ``{"query", "texts", "raw_scores", "return_text", "truncate"}`` → bare ``[{"index", "score", "text"?}]``.
+The body's shape picks the translator. vLLM's ``/score`` pairs ``text_1`` with ``text_2``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from local_server.dialects.common import Auth, Core, FastJSONResponse, as_text_list, document_text, new_id, now, \
+    reranker
+from local_server.engine.core import sigmoid
+from local_server.errors import BadRequest
+
+router = APIRouter(tags=["Rerank"], dependencies=[Auth])
+
+
+class RerankRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")  # max_chunks_per_doc, rank_fields, max_tokens_per_doc, ...
+
+    query: str
+    documents: list[Any] | None = Field(default=None, description="Jina/Cohere: strings or {'text': ...} objects")
+    texts: list[str] | None = Field(default=None, description="TEI: strings (bare-list answer)")
+    model: str | None = None
+    top_n: int | None = Field(default=None, description="null or 0: all documents; clamped to the count")
+    return_documents: bool | None = None
+    return_len: bool | None = None
+    raw_scores: bool = Field(default=False, description="logits instead of sigmoid scores in 0..1")
+    return_text: bool = False
+    truncate: bool = True
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    text_1: str | list[str]
+    text_2: str | list[str]
+    model: str | None = None
+    truncate_prompt_tokens: int | None = None
+
+
+def _check_top_n(top_n: int | None) -> int | None:
+    if top_n is not None and top_n < 0:
+        raise BadRequest(f"top_n must be 0 (all documents) or a positive number, not {top_n}")
+    return top_n
+
+
+@router.post("/v1/rerank", response_class=FastJSONResponse)
+@router.post("/rerank", response_class=FastJSONResponse, include_in_schema=False)
+@router.post("/v2/rerank", response_class=FastJSONResponse, include_in_schema=False)
+@router.post("/v1/v1/rerank", response_class=FastJSONResponse, include_in_schema=False)
+async def rerank(body: RerankRequest, core: Core) -> FastJSONResponse:
+    if (body.documents is None) == (body.texts is None):
+        raise BadRequest("send the documents as 'documents' (Jina/Cohere) or as 'texts' (TEI), exactly one of them")
+    model = reranker(core, body.model)
+    top_n = _check_top_n(body.top_n)
+    if body.texts is not None:  # TEI
+        result = await core.rerank(model, body.query, body.texts, top_n=top_n, raw_scores=body.raw_scores,
+                                   truncate=body.truncate)
+        return FastJSONResponse([
+            {"index": r.index, "score": r.score, **({"text": body.texts[r.index]} if body.return_text else {})}
+            for r in result.results
+        ])
+    documents = [document_text(d, i) for i, d in enumerate(body.documents or [])]
+    result = await core.rerank(model, body.query, documents, top_n=top_n, raw_scores=body.raw_scores,
+                               truncate=body.truncate)
+    results = []
+    for r in result.results:
+        item: dict[str, Any] = {"index": r.index, "relevance_score": r.score}
+        if body.return_documents:
+            item["document"] = {"text": documents[r.index]}
+        results.append(item)
+    return FastJSONResponse({
+        "id": new_id("rerank"),
+        "model": model.name,
+        "results": results,
+        "usage": {"prompt_tokens": result.total_tokens, "total_tokens": result.total_tokens},
+        "meta": {"api_version": {"version": "2"}, "billed_units": {"search_units": 1},
+                 "tokens": {"input_tokens": result.total_tokens, "output_tokens": 0}},
+    })
+
+
+@router.post("/score", response_class=FastJSONResponse)
+@router.post("/v1/score", response_class=FastJSONResponse, include_in_schema=False)
+async def score(body: ScoreRequest, core: Core) -> FastJSONResponse:
+    """vLLM: one text_1 against each text_2, or text_1[i] against text_2[i]."""
+    first, second = as_text_list(body.text_1, "text_1"), as_text_list(body.text_2, "text_2")
+    if len(first) == 1:
+        pairs = [(first[0], t) for t in second]
+    elif len(first) == len(second):
+        pairs = list(zip(first, second, strict=True))
+    else:
+        raise BadRequest(f"text_1 has {len(first)} texts and text_2 has {len(second)}: give one text_1, or as many "
+                         "as text_2")
+    model = reranker(core, body.model)
+    logits, counts = await core.score_pairs(model, pairs, max_length=body.truncate_prompt_tokens)
+    tokens = sum(counts)
+    return FastJSONResponse({
+        "id": new_id("score"),
+        "object": "list",
+        "created": now(),
+        "model": model.name,
+        "data": [{"index": i, "object": "score", "score": sigmoid(x)} for i, x in enumerate(logits)],
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    })

@@ -1,0 +1,81 @@
+"""TEI's embedding routes and the seed guide's ``/embed``, which share a path and differ by body shape.
+
+- TEI (RAGFlow "HuggingFace", Dify "Text Embedding Inference"): ``POST /embed {"inputs"}`` answers a bare
+  ``[[floats]]``; ``POST /embed_sparse`` answers ``[[{"index", "value"}]]``.
+- The seed guide's FastAPI service (RAGFlow "Custom"): ``POST /embed {"texts", "mode", "max_length"}``
+  answers ``{"embeddings": ...}`` with dense vectors, sparse ``{token: weight}`` maps or ColBERT matrices.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from local_server.dialects.common import Auth, Core, FastJSONResponse, as_text_list, embedder
+from local_server.engine.runtime import EmbedNeeds
+from local_server.errors import BadRequest
+
+router = APIRouter(tags=["TEI and /embed"], dependencies=[Auth])
+
+
+class EmbedRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    inputs: str | list[str] | None = Field(default=None, description="TEI: text or texts (bare list answer)")
+    texts: str | list[str] | None = Field(default=None, description="seed guide: text or texts")
+    mode: Literal["dense", "sparse", "colbert"] = Field(default="dense", description="seed guide: which output")
+    max_length: int | None = Field(default=None, description="seed guide: token limit per text")
+    truncate: bool = Field(default=True, description="TEI: false refuses inputs over the limit")
+    normalize: bool = True
+    model: str | None = None
+
+
+class SparseRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    inputs: str | list[str]
+    truncate: bool = True
+    model: str | None = None
+
+
+@router.post("/embed", response_class=FastJSONResponse)
+async def embed(body: EmbedRequest, core: Core) -> FastJSONResponse:
+    if body.inputs is not None and body.texts is not None:
+        raise BadRequest("send either 'inputs' (TEI) or 'texts' (/embed with mode), not both")
+    if body.inputs is None and body.texts is None:
+        raise BadRequest("missing 'inputs' (TEI) or 'texts' (/embed with mode)")
+    model = embedder(core, body.model)
+    if body.inputs is not None:
+        texts = as_text_list(body.inputs, "inputs")
+        result = await core.embed(model, texts, EmbedNeeds(dense=True), truncate=body.truncate)
+        return FastJSONResponse([v.dense for v in result.vectors])
+    texts = as_text_list(body.texts, "texts")
+    needs = EmbedNeeds(dense=body.mode == "dense", sparse=body.mode == "sparse", colbert=body.mode == "colbert")
+    result = await core.embed(model, texts, needs, truncate=body.truncate, max_length=body.max_length)
+    embeddings: list[Any]
+    if body.mode == "dense":
+        embeddings = [v.dense for v in result.vectors]
+    elif body.mode == "sparse":
+        embeddings = [dict(zip(core.token_strings(model, list(v.sparse)), v.sparse.values(), strict=True))
+                      for v in result.vectors]
+    else:
+        embeddings = [v.colbert for v in result.vectors]
+    return FastJSONResponse({
+        "embeddings": embeddings,
+        "mode": body.mode,
+        "model": model.name,
+        "usage": {"prompt_tokens": result.total_tokens, "total_tokens": result.total_tokens},
+    })
+
+
+@router.post("/embed_sparse", response_class=FastJSONResponse)
+async def embed_sparse(body: SparseRequest, core: Core) -> FastJSONResponse:
+    model = embedder(core, body.model)
+    texts = as_text_list(body.inputs, "inputs")
+    result = await core.embed(model, texts, EmbedNeeds(dense=False, sparse=True), truncate=body.truncate)
+    return FastJSONResponse([
+        [{"index": token_id, "value": weight} for token_id, weight in sorted(v.sparse.items())]
+        for v in result.vectors
+    ])

@@ -1,0 +1,213 @@
+"""Dynamic batching across concurrent requests.
+
+Inputs from every request go into one queue per model. A worker thread per model replica (one per
+device) forms batches under a padded-token budget, anchored on the oldest waiting input and filled
+with the inputs closest to it in length (little padding, no starvation), waits at most a few
+milliseconds for company, and runs one forward pass for the union of what the batch's requests asked
+for. A free replica takes the next batch, so with several GPUs work goes to whichever is least busy.
+
+Every queued input gets its result or its error: a failing forward pass fails exactly its own batch,
+a CUDA out-of-memory splits the batch and retries, and only a single input that cannot fit gets an
+``OutOfMemory`` error. Inputs whose requests went away (cancelled futures) are dropped before they run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from local_server.errors import ModelNotReady, OutOfMemory, Overloaded
+from local_server.engine.runtime import Runtime, is_out_of_memory
+
+log = logging.getLogger("bge_local.batcher")
+
+# How many of the oldest waiting inputs a batch is chosen from (bounds the cost of choosing).
+_WINDOW = 4096
+
+
+@dataclass(eq=False)
+class WorkItem:
+    ids: list[int]
+    needs: Any
+    future: Future = field(default_factory=Future)
+    enqueued: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class BatchStats:
+    """Filled in by the batcher, read by /metrics."""
+
+    batches: int = 0
+    inputs: int = 0
+    tokens: int = 0
+    padded_tokens: int = 0
+    oom_splits: int = 0
+    last_batch_sizes: list[int] = field(default_factory=list)
+
+
+class Batcher:
+    def __init__(
+        self,
+        name: str,
+        replicas: Sequence[Runtime],
+        *,
+        max_batch_tokens: int,
+        max_batch_size: int,
+        wait_s: float,
+        max_queue: int,
+        merge_needs: Callable[[Any, Any], Any] = lambda a, b: a,
+        fault_oom_above_tokens: int = 0,
+        on_batch: Callable[[int, int, int], None] | None = None,
+    ):
+        self.name = name
+        self.replicas = list(replicas)
+        self.max_batch_tokens = max_batch_tokens
+        self.max_batch_size = max_batch_size
+        self.wait_s = wait_s
+        self.max_queue = max_queue
+        self.merge_needs = merge_needs
+        self.fault_oom_above_tokens = fault_oom_above_tokens
+        self.on_batch = on_batch
+        self.stats = BatchStats()
+        self._pending: list[WorkItem] = []
+        self._pending_tokens = 0
+        self._busy = [False] * len(self.replicas)
+        self._cond = threading.Condition()
+        self._closed = False
+        self._threads = [
+            threading.Thread(target=self._worker, args=(i,), name=f"{name}-replica-{i}", daemon=True)
+            for i in range(len(self.replicas))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    # ---- the request side -------------------------------------------------------------------------
+    def submit(self, ids_list: Sequence[list[int]], needs: Any) -> list[Future]:
+        items = [WorkItem(ids, needs) for ids in ids_list]
+        with self._cond:
+            if self._closed:
+                raise ModelNotReady("the server is shutting down; retry on another instance")
+            if self._pending and len(self._pending) + len(items) > self.max_queue:
+                raise Overloaded(
+                    f"the {self.name} queue is full ({len(self._pending)} inputs waiting, limit "
+                    f"max_queue_inputs={self.max_queue}); retry shortly",
+                    headers={"Retry-After": "1"},
+                )
+            self._pending.extend(items)
+            self._pending_tokens += sum(len(it.ids) for it in items)
+            self._cond.notify_all()
+        return [it.future for it in items]
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._pending)
+
+    @property
+    def busy_replicas(self) -> int:
+        return sum(self._busy)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop taking work; queued inputs still run, then the workers exit."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # ---- the worker side --------------------------------------------------------------------------
+    def _batch_is_full(self) -> bool:
+        return len(self._pending) >= self.max_batch_size or self._pending_tokens >= self.max_batch_tokens
+
+    def _take_batch(self) -> list[WorkItem]:
+        """Remove and return the next batch; the caller holds the lock and there is pending work."""
+        live = [it for it in self._pending if not it.future.cancelled()]
+        if len(live) != len(self._pending):
+            self._pending = live
+            self._pending_tokens = sum(len(it.ids) for it in live)
+        if not live:
+            return []
+        window = live[:_WINDOW]
+        anchor_len = len(window[0].ids)
+        order = sorted(range(len(window)), key=lambda i: (abs(len(window[i].ids) - anchor_len), i))
+        chosen: list[int] = []
+        width = 0
+        for i in order:
+            new_width = max(width, len(window[i].ids))
+            if chosen and new_width * (len(chosen) + 1) > self.max_batch_tokens:
+                continue
+            chosen.append(i)
+            width = new_width
+            if len(chosen) >= self.max_batch_size:
+                break
+        taken = set(chosen)
+        batch = [window[i] for i in sorted(chosen)]
+        self._pending = [it for i, it in enumerate(window) if i not in taken] + live[_WINDOW:]
+        self._pending_tokens -= sum(len(it.ids) for it in batch)
+        return batch
+
+    def _worker(self, index: int) -> None:
+        replica = self.replicas[index]
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if not self._pending and self._closed:
+                    return
+                deadline = self._pending[0].enqueued + self.wait_s
+                while not self._closed and not self._batch_is_full():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                batch = self._take_batch() if self._pending else []
+                self._busy[index] = True
+            try:
+                live = [it for it in batch if it.future.set_running_or_notify_cancel()]
+                if live:
+                    self._run(replica, live)
+            finally:
+                with self._cond:
+                    self._busy[index] = False
+
+    def _run(self, replica: Runtime, items: list[WorkItem]) -> None:
+        needs = items[0].needs
+        for it in items[1:]:
+            needs = self.merge_needs(needs, it.needs)
+        width = max(len(it.ids) for it in items)
+        try:
+            if self.fault_oom_above_tokens and width * len(items) > self.fault_oom_above_tokens:
+                raise RuntimeError("CUDA out of memory (injected by fault_oom_above_tokens)")
+            outputs = replica.forward([it.ids for it in items], needs)
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                replica.release_memory()
+                self.stats.oom_splits += 1
+                if len(items) == 1:
+                    items[0].future.set_exception(OutOfMemory(
+                        f"one input of {width} tokens does not fit in {replica.device} memory; send a shorter "
+                        f"input or lower --max-length"))
+                    return
+                log.warning("out of memory on a batch of %d x %d tokens; splitting it", len(items), width)
+                half = len(items) // 2
+                self._run(replica, items[:half])
+                self._run(replica, items[half:])
+                return
+            log.exception("forward pass failed on %s", replica.device)
+            for it in items:
+                it.future.set_exception(exc)
+            return
+        tokens = sum(len(it.ids) for it in items)
+        self.stats.batches += 1
+        self.stats.inputs += len(items)
+        self.stats.tokens += tokens
+        self.stats.padded_tokens += width * len(items)
+        if self.on_batch is not None:
+            self.on_batch(len(items), tokens, width * len(items))
+        for it, out in zip(items, outputs, strict=True):
+            it.future.set_result(out)

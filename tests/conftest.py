@@ -1,0 +1,61 @@
+"""Session fixtures: tiny models built offline, and the real server running on a free loopback port.
+
+FlagEmbedding takes ~10 s to import, so the in-process reference models and each server process are
+started once per session.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from support.cl100k import ensure_cl100k
+from support.server import REPO, ServerProcess
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+CACHE = REPO / ".cache"
+
+
+@pytest.fixture(scope="session")
+def tiny_models() -> Path:
+    """A directory holding tiny ``bge-m3`` and ``bge-reranker-v2-m3`` (built once, reused across runs)."""
+    from local_server.test_models import make_test_models
+
+    target = CACHE / "tiny-models"
+    if not (target / "bge-reranker-v2-m3" / "config.json").is_file():
+        make_test_models(target, "tiny")
+    return target
+
+
+@pytest.fixture(scope="session")
+def cl100k_dir() -> Path:
+    return ensure_cl100k(CACHE / "tiktoken")
+
+
+@pytest.fixture(scope="session")
+def server(tiny_models: Path, cl100k_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The server with both tiny models and no API key."""
+    with ServerProcess(tiny_models, env={"TIKTOKEN_CACHE_DIR": str(cl100k_dir)},
+                       log_dir=tmp_path_factory.mktemp("server-logs")) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="session")
+def keyed_server(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The server with two API keys (``test-key-1`` and ``test-key-2``)."""
+    with ServerProcess(tiny_models, "--api-key", "test-key-1", "--api-key", "test-key-2",
+                       log_dir=tmp_path_factory.mktemp("server-logs")) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="session")
+def flag_models(tiny_models: Path):
+    """FlagEmbedding's own classes on the same tiny models, in this process: the reference results."""
+    from FlagEmbedding import BGEM3FlagModel, FlagReranker
+
+    embedder = BGEM3FlagModel(str(tiny_models / "bge-m3"), use_fp16=False, devices=["cpu"])
+    reranker = FlagReranker(str(tiny_models / "bge-reranker-v2-m3"), use_fp16=False, devices=["cpu"])
+    return embedder, reranker

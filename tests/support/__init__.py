@@ -1,0 +1,1 @@
+"""Shared test support: real server processes on free loopback ports, offline fixtures."""
