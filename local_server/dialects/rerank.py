@@ -14,8 +14,16 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from local_server.dialects.common import Auth, Core, FastJSONResponse, as_text_list, document_text, new_id, now, \
-    reranker
+from local_server.dialects.common import (
+    Auth,
+    Core,
+    FastJSONResponse,
+    as_text_list,
+    document_text,
+    new_id,
+    now,
+    reranker,
+)
 from local_server.engine.core import sigmoid
 from local_server.errors import BadRequest
 

@@ -21,8 +21,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_server.errors import ModelNotReady, OutOfMemory, Overloaded
 from local_server.engine.runtime import Runtime, is_out_of_memory
+from local_server.errors import ModelNotReady, OutOfMemory, Overloaded
 
 log = logging.getLogger("bge_local.batcher")
 

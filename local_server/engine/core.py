@@ -18,7 +18,7 @@ from typing import Any
 
 from local_server.engine import names
 from local_server.engine.batcher import Batcher
-from local_server.engine.runtime import EmbedNeeds, EmbeddingVectors, M3Runtime, RerankerRuntime, Runtime
+from local_server.engine.runtime import EmbeddingVectors, EmbedNeeds, M3Runtime, RerankerRuntime, Runtime
 from local_server.errors import BadRequest, ModelNotReady, NotFound, PayloadTooLarge
 from local_server.settings import Settings
 
@@ -189,9 +189,11 @@ class InferenceCore:
         model = self.embedder if kind == EMBEDDING else self.reranker
         if model is None:
             other = self.reranker if kind == EMBEDDING else self.embedder
-            hint = f" (this server serves the {other.kind} {other.name!r})" if other else ""
-            wanted = "an embedding model" if kind == EMBEDDING else "a reranker"
-            raise NotFound(f"this server runs no {wanted}{hint}", code="model_not_found")
+            hint = f"; it serves the {other.kind} model {other.name!r}" if other else ""
+            wanted, option = ("embedding model", "--embedding-model") if kind == EMBEDDING else ("reranker",
+                                                                                              "--reranker-model")
+            raise NotFound(f"this server runs no {wanted}{hint}. Send these requests to a server started with "
+                           f"{option}", code="model_not_found")
         if requested and self.settings.strict_model_names and not names.matches(requested, model.names):
             raise NotFound(f"model {requested!r} is not served here; served {kind}: {', '.join(model.names)}",
                            code="model_not_found")

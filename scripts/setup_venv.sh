@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Create (or update) .venv with the right torch for this machine, then bge-local with the given extras.
+#   scripts/setup_venv.sh server        # what `bge-local serve` needs
+#   scripts/setup_venv.sh test          # server + test tools
+# torch: a GPU box (nvidia-smi works) gets the default CUDA build from PyPI; any other machine gets a CPU
+# build — a local wheel when pip can find one, else the PyTorch CPU index — instead of several GB of CUDA
+# packages it cannot use. Override with TORCH_SPEC / TORCH_INDEX_URL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EXTRAS="${1:-server}"
+PY="${PYTHON:-python3}"
+VENV="${VENV:-.venv}"
+TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
+
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  if [ -n "${TORCH_INDEX_URL:-}" ]; then
+    "${PIP[@]}" install "$TORCH_SPEC" --index-url "$TORCH_INDEX_URL"
+  elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+    echo "setup: GPU found, installing the CUDA build of torch"
+    "${PIP[@]}" install "$TORCH_SPEC"
+  elif "${PIP[@]}" install --no-index "$TORCH_SPEC" 2>/dev/null; then
+    echo "setup: no GPU, installed a local CPU build of torch"
+  else
+    echo "setup: no GPU, installing the CPU build of torch from the PyTorch index"
+    "${PIP[@]}" install "$TORCH_SPEC" --index-url https://download.pytorch.org/whl/cpu \
+      --extra-index-url https://pypi.org/simple
+  fi
+fi
+"${PIP[@]}" install -e ".[${EXTRAS}]"

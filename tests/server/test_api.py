@@ -1,0 +1,250 @@
+"""Routes, auth, limits, errors and model names, against real server processes."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from support.server import ServerProcess
+
+EMBED = {"input": ["hello"]}
+RERANK = {"query": "q", "documents": ["a", "b"]}
+
+# Every model route, with a body it accepts.
+MODEL_ROUTES = [
+    ("POST", "/v1/embeddings", EMBED), ("POST", "/embeddings", EMBED), ("POST", "/v1/v1/embeddings", EMBED),
+    ("POST", "/embed", {"inputs": "x"}), ("POST", "/embed_sparse", {"inputs": "x"}),
+    ("POST", "/rerank", RERANK), ("POST", "/v1/rerank", RERANK), ("POST", "/v2/rerank", RERANK),
+    ("POST", "/v1/v1/rerank", RERANK), ("POST", "/score", {"text_1": "a", "text_2": "b"}),
+    ("POST", "/v1/score", {"text_1": "a", "text_2": "b"}), ("POST", "/tokenize", {"inputs": "x"}),
+    ("GET", "/info", None), ("GET", "/v1/models", None), ("GET", "/models", None),
+]
+
+
+@pytest.fixture(scope="module")
+def limited(tiny_models, tmp_path_factory):
+    """Low limits, strict model names, an alias, and no cl100k_base file."""
+    empty = tmp_path_factory.mktemp("no-tiktoken")
+    with ServerProcess(tiny_models, "--max-client-batch-size", "8", "--max-rerank-documents", "5",
+                       "--max-request-bytes", "200000", "--strict-model-names", "--served-name", "my-embedder",
+                       env={"TIKTOKEN_CACHE_DIR": str(empty)}, log_dir=empty) as proc:
+        yield proc
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MODEL_ROUTES, ids=[r[1] for r in MODEL_ROUTES])
+def test_every_model_route_answers_with_and_without_trailing_slash(server, method, path, body):
+    for p in (path, path + "/"):
+        resp = httpx.request(method, server.url + p, json=body, timeout=30)
+        assert resp.status_code == 200, (p, resp.text)
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MODEL_ROUTES, ids=[r[1] for r in MODEL_ROUTES])
+def test_with_keys_every_model_route_demands_one(keyed_server, method, path, body):
+    url = keyed_server.url + path
+    for headers in ({}, {"Authorization": ""}, {"Authorization": "Bearer None"}, {"Authorization": "Bearer wrong"},
+                    {"Authorization": "Basic test-key-1"}):
+        resp = httpx.request(method, url, json=body, headers=headers)
+        assert resp.status_code == 401, (path, headers, resp.text)
+        assert resp.json()["error"]["type"] == "authentication_error"
+    for key in ("test-key-1", "test-key-2"):
+        resp = httpx.request(method, url, json=body, headers={"Authorization": f"Bearer {key}"})
+        assert resp.status_code == 200, resp.text
+
+
+def test_health_needs_no_key_and_reports_models(keyed_server):
+    body = httpx.get(keyed_server.url + "/health").json()
+    assert body["ready"] is True and body["device"] == "cpu"
+    assert {m["type"] for m in body["models"]} == {"embedding", "reranker"}
+    assert "gpus" in body
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer ", "Bearer None", "Bearer x", "Bearer empty",
+                                    "Bearer lm-studio"])
+def test_without_keys_any_authorization_is_accepted(server, header):
+    import http.client
+    import json
+
+    # http.client, because httpx refuses to send a header value with trailing whitespace ("Bearer ").
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    headers = {"Content-Type": "application/json"} | ({} if header is None else {"Authorization": header})
+    conn.request("POST", "/v1/embeddings", body=json.dumps(EMBED), headers=headers)
+    assert conn.getresponse().status == 200
+    conn.close()
+
+
+def test_unknown_route_and_method_are_json(server):
+    resp = httpx.get(server.url + "/v1/chat/completions")
+    assert resp.status_code == 404 and "error" in resp.json() and resp.json()["detail"]
+    resp = httpx.get(server.url + "/v1/embeddings")
+    assert resp.status_code == 405 and resp.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_models_list_served_names(server, limited):
+    ids = {m["id"] for m in httpx.get(server.url + "/v1/models").json()["data"]}
+    assert {"bge-m3", "bge-reranker-v2-m3"} <= ids
+    ids = {m["id"] for m in httpx.get(limited.url + "/v1/models").json()["data"]}
+    assert "my-embedder" in ids
+
+
+@pytest.mark.parametrize("name", ["bge-m3", "BAAI/bge-m3", "BGE-M3", "bge-m3___OpenAI-API", "bge-m3:latest",
+                                  "/workspace/models/BAAI/bge-m3", "my-embedder"])
+def test_lenient_names_match_in_strict_mode(limited, name):
+    resp = httpx.post(limited.url + "/v1/embeddings", json={"input": "x", "model": name})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["model"] == "bge-m3"
+
+
+def test_strict_mode_refuses_unknown_names_and_lists_served(limited):
+    resp = httpx.post(limited.url + "/v1/embeddings", json={"input": "x", "model": "text-embedding-ada-002"})
+    assert resp.status_code == 404 and "bge-m3" in resp.json()["error"]["message"]
+
+
+def test_default_mode_serves_unknown_names_with_the_routes_model(server):
+    resp = httpx.post(server.url + "/v1/embeddings", json={"input": "x", "model": "text-embedding-3-small"})
+    assert resp.status_code == 200 and resp.json()["model"] == "bge-m3"
+
+
+def test_token_arrays_without_cl100k_file_say_what_to_change(limited):
+    resp = httpx.post(limited.url + "/v1/embeddings", json={"input": [[9906, 1917]]})
+    assert resp.status_code == 400
+    assert "check_embedding_ctx_length=False" in resp.json()["error"]["message"]
+
+
+def test_token_arrays_are_decoded_with_cl100k(server):
+    from_ids = httpx.post(server.url + "/v1/embeddings", json={"input": [[9906, 11, 1917, 0]]}).json()
+    from_text = httpx.post(server.url + "/v1/embeddings", json={"input": ["Hello, world!"]}).json()
+    assert from_ids["data"][0]["embedding"] == from_text["data"][0]["embedding"]
+    one_array = httpx.post(server.url + "/v1/embeddings", json={"input": [9906, 11, 1917, 0]}).json()
+    assert one_array["data"][0]["embedding"] == from_text["data"][0]["embedding"]
+
+
+def test_client_batch_ceiling_is_413_with_the_limit(limited):
+    resp = httpx.post(limited.url + "/v1/embeddings", json={"input": ["x"] * 9})
+    assert resp.status_code == 413 and "(8)" in resp.json()["error"]["message"]
+    assert "--max-client-batch-size" in resp.json()["error"]["message"]
+    resp = httpx.post(limited.url + "/rerank", json={"query": "q", "documents": ["d"] * 6})
+    assert resp.status_code == 413 and "--max-rerank-documents" in resp.json()["detail"]
+
+
+def test_body_size_limit(limited):
+    resp = httpx.post(limited.url + "/v1/embeddings", json={"input": "x" * 300_000})
+    assert resp.status_code == 413 and "--max-request-bytes" in resp.json()["error"]["message"]
+
+
+def test_large_batches_are_split_inside_the_server(server):
+    texts = [f"text number {i}" for i in range(300)]  # more than one forward batch
+    body = httpx.post(server.url + "/v1/embeddings", json={"input": texts}, timeout=120).json()
+    assert [d["index"] for d in body["data"]] == list(range(300))
+    single = httpx.post(server.url + "/v1/embeddings", json={"input": texts[123]}).json()
+    assert body["data"][123]["embedding"] == pytest.approx(single["data"][0]["embedding"], abs=1e-6)
+
+
+def test_tei_truncate_false_refuses_long_inputs_clearly(server):
+    long_text = "word " * 9000
+    resp = httpx.post(server.url + "/embed", json={"inputs": long_text, "truncate": False}, timeout=60)
+    assert resp.status_code == 413 and "8192" in resp.json()["error"]["message"]
+    resp = httpx.post(server.url + "/rerank", json={"query": "q", "texts": [long_text], "truncate": False},
+                      timeout=60)
+    assert resp.status_code == 413
+    assert httpx.post(server.url + "/embed", json={"inputs": long_text}, timeout=60).status_code == 200
+
+
+@pytest.mark.parametrize(("top_n", "expected"), [(None, 3), (0, 3), (1, 1), (2, 2), (3, 3), (50, 3), ("2", 2)])
+def test_top_n_null_zero_and_clamped(server, top_n, expected):
+    resp = httpx.post(server.url + "/v1/rerank", json={"query": "q", "documents": ["a", "b", "c"], "top_n": top_n})
+    assert resp.status_code == 200 and len(resp.json()["results"]) == expected
+
+
+def test_negative_top_n_is_a_clear_400(server):
+    resp = httpx.post(server.url + "/v1/rerank", json={"query": "q", "documents": ["a"], "top_n": -1})
+    assert resp.status_code == 400 and "top_n" in resp.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("path", "body", "needle"), [
+    ("/v1/embeddings", {"input": []}, "must not be empty"),
+    ("/v1/embeddings", {"input": None}, "input"),
+    ("/v1/embeddings", {"input": ["a", 1]}, "input"),
+    ("/v1/embeddings", {"input": [["a"]]}, "input"),
+    ("/v1/embeddings", {}, "input"),
+    ("/v1/embeddings", {"input": "x", "encoding_format": "int8"}, "encoding_format"),
+    ("/embed", {}, "inputs"),
+    ("/embed", {"texts": ["a"], "mode": "hybrid"}, "mode"),
+    ("/rerank", {"query": "q"}, "documents"),
+    ("/rerank", {"query": "q", "documents": [{"title": "x"}]}, "documents[0]"),
+    ("/rerank", {"documents": ["a"]}, "query"),
+    ("/score", {"text_1": ["a", "b"], "text_2": ["a", "b", "c"]}, "text_1"),
+])
+def test_bad_bodies_get_400_that_names_the_problem(server, path, body, needle):
+    resp = httpx.post(server.url + path, json=body)
+    assert resp.status_code == 400, resp.text
+    err = resp.json()
+    assert needle in err["error"]["message"] and err["detail"] == err["error"]["message"]
+
+
+def test_invalid_json_and_wrong_content_type(server):
+    resp = httpx.post(server.url + "/v1/embeddings", content=b"{not json", headers={"content-type": "application/json"})
+    assert resp.status_code == 400 and "not valid JSON" in resp.json()["error"]["message"]
+    # JSON sent as form data (curl -d without -H) is still read as JSON
+    resp = httpx.post(server.url + "/v1/embeddings", content=b'{"input": "x"}',
+                      headers={"content-type": "application/x-www-form-urlencoded"})
+    assert resp.status_code == 200
+
+
+def test_tokenize_count_matches_usage(server):
+    vllm = httpx.post(server.url + "/tokenize", json={"prompt": "hello world"}).json()
+    assert vllm["count"] == len(vllm["tokens"]) > 2
+    usage = httpx.post(server.url + "/v1/embeddings", json={"input": "hello world"}).json()["usage"]
+    assert usage["prompt_tokens"] == vllm["count"]
+
+
+def test_docs_and_openapi(server):
+    assert httpx.get(server.url + "/docs").status_code == 200
+    paths = httpx.get(server.url + "/openapi.json").json()["paths"]
+    assert {"/v1/embeddings", "/v1/rerank", "/embed", "/score", "/health"} <= set(paths)
+
+
+def test_request_id_header(server):
+    resp = httpx.get(server.url + "/health", headers={"X-Request-Id": "abc123"})
+    assert resp.headers["x-request-id"] == "abc123"
+    assert len(httpx.get(server.url + "/health").headers["x-request-id"]) == 32
+
+
+def test_one_model_servers(tiny_models, tmp_path):
+    with ServerProcess(tiny_models, reranker=False, log_dir=tmp_path) as emb_only:
+        resp = httpx.post(emb_only.url + "/rerank", json=RERANK)
+        assert resp.status_code == 404
+        assert "runs no reranker" in resp.json()["error"]["message"]
+        assert httpx.post(emb_only.url + "/v1/embeddings", json=EMBED).status_code == 200
+    with ServerProcess(tiny_models, embedder=False, log_dir=tmp_path) as rr_only:
+        info = httpx.get(rr_only.url + "/info").json()
+        assert "reranker" in info["model_type"]
+        assert httpx.post(rr_only.url + "/v1/embeddings", json=EMBED).status_code == 404
+        assert httpx.post(rr_only.url + "/rerank", json=RERANK).status_code == 200
+
+
+def test_health_is_503_until_models_load(tiny_models, tmp_path):
+    """Model routes answer a JSON 503 while loading; /live answers at once."""
+    proc = ServerProcess(tiny_models, log_dir=tmp_path, wait_ready=False).start()
+    try:
+        seen_loading = False
+        import time
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                resp = httpx.get(proc.url + "/health", timeout=2)
+            except httpx.HTTPError:
+                time.sleep(0.05)
+                continue
+            if resp.status_code == 503:
+                seen_loading = True
+                assert resp.json()["status"] == "loading"
+                emb = httpx.post(proc.url + "/v1/embeddings", json=EMBED)
+                if emb.status_code == 503:
+                    assert emb.json()["error"]["code"] == "model_not_ready"
+                assert httpx.get(proc.url + "/live").status_code == 200
+            elif resp.status_code == 200:
+                break
+            time.sleep(0.05)
+        assert seen_loading, "the server answered before its models were loaded"
+    finally:
+        proc.stop()
