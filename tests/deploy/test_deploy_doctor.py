@@ -1,0 +1,235 @@
+"""`bge-local doctor` against the real server (tests/conftest.py runs it on 127.0.0.1 with the tiny models)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from support.server import REPO, ServerProcess
+
+from local_server import doctor
+
+CHECKS = [
+    "health",
+    "models",
+    "auth",
+    "embeddings_float",
+    "embeddings_base64",
+    "tei_embed",
+    "rerank_v1",
+    "rerank_root",
+    "tei_rerank",
+    "score",
+    "url_mistakes",
+]
+
+
+def run_doctor(capsys, *argv: str) -> tuple[int, str]:
+    rc = doctor.main(list(argv))
+    return rc, capsys.readouterr().out
+
+
+def run_json(capsys, *argv: str) -> tuple[int, dict]:
+    rc, out = run_doctor(capsys, *argv, "--json")
+    return rc, json.loads(out)
+
+
+def by_id(report: dict) -> dict[str, dict]:
+    return {c["id"]: c for c in report["checks"]}
+
+
+def paste(report: dict, app: str, provider: str, model_type: str) -> dict:
+    (row,) = [r for r in report["paste"] if (r["app"], r["provider"], r["model_type"]) == (app, provider, model_type)]
+    return row
+
+
+@pytest.fixture(scope="module")
+def embedder_only_server(tiny_models, tmp_path_factory):
+    """The two-GPU compose layout's embedding service: --reranker-model none."""
+    with ServerProcess(tiny_models, reranker=False, log_dir=tmp_path_factory.mktemp("logs")) as proc:
+        yield proc
+
+
+def test_a_healthy_server_passes_every_check(server, capsys, monkeypatch):
+    monkeypatch.delenv("BGE_LOCAL_API_KEY", raising=False)
+    rc, report = run_json(capsys, server.url)
+    checks = by_id(report)
+    assert [c["id"] for c in report["checks"]] == CHECKS
+    assert {k: c["ok"] for k, c in checks.items()} == dict.fromkeys(CHECKS, True), checks
+    assert rc == 0 and report["ok"] is True
+    assert report["models"] == {"embedding": "bge-m3", "reranker": "bge-reranker-v2-m3"}
+    assert all(c["ms"] is not None and c["ms"] >= 0 for c in report["checks"])
+    assert "2 vectors × 32 dims" in checks["embeddings_float"]["detail"]  # the tiny model is 32 wide
+    assert checks["rerank_v1"]["status"] == 200
+    # every row a user can paste is backed by a passing check, except the two impossible providers
+    failing = {(r["app"], r["provider"], r["model_type"]) for r in report["paste"] if not r["ok"]}
+    assert failing == {("RAGFlow", "Cohere", "embedding"), ("RAGFlow", "Jina", "embedding + rerank")}
+
+
+def test_the_text_report_shows_marks_latency_and_what_to_paste(server, capsys, monkeypatch):
+    monkeypatch.delenv("BGE_LOCAL_API_KEY", raising=False)
+    rc, out = run_doctor(capsys, server.url + "/v1/")  # what users paste: the doctor finds the root
+    assert rc == 0
+    assert f"bge-local doctor: {server.url}  (API key not given)" in out
+    assert "✔  POST /v1/embeddings  float" in out and " ms  " in out and "✘" not in out.split("WHAT TO PASTE")[0]
+    assert "11 passed, 0 failed, 0 skipped" in out
+    lines = out.splitlines()
+
+    def line(provider: str, model_type: str, app_header: str) -> str:
+        start = next(i for i, s in enumerate(lines) if s.strip().startswith(app_header))
+        return next(s for s in lines[start:] if f" {provider} " in s and f" {model_type} " in s)
+
+    assert f"{server.url}/v1 " in line("OpenAI-API-compatible", "embedding", "Dify")
+    assert line("OpenAI-API-compatible", "rerank", "Dify").split("→")[0].rstrip().endswith(server.url)
+    assert "→ /v1/embeddings" in line("OpenAI-API-Compatible", "embedding", "RAGFlow")
+    hf_rerank = line("HuggingFace", "rerank", "RAGFlow")
+    assert f" {server.url.removeprefix('http://')} " in hf_rerank
+    assert "loopback address" in out  # Dify/RAGFlow in Docker cannot use 127.0.0.1
+
+
+def test_a_closed_port_fails_clearly(closed_port, capsys):
+    rc, out = run_doctor(capsys, f"http://127.0.0.1:{closed_port}")
+    assert rc == 1
+    assert "✘  GET  /health" in out and "cannot connect" in out
+    assert "0 passed, 1 failed, 10 skipped" in out
+    assert "could not be reached" in out and "journalctl -u bge-local" in out
+    assert "WHAT TO PASTE" not in out
+
+
+def test_a_wrong_key_fails_and_says_so(keyed_server, capsys):
+    rc, report = run_json(capsys, keyed_server.url, "--api-key", "not-the-key")
+    checks = by_id(report)
+    assert rc == 1 and report["ok"] is False
+    assert checks["models"]["ok"] is False and checks["models"]["status"] == 401
+    assert "the server refused this API key" in checks["models"]["detail"]
+    assert checks["auth"]["ok"] is True  # the server does refuse requests without the key
+    assert all(checks[c]["ok"] is None and checks[c]["detail"] == "not run: API key refused" for c in CHECKS[3:])
+    assert {r["status"] for r in report["paste"] if r["value"]} == {"not checked"}
+
+
+def test_a_missing_key_is_named(keyed_server, capsys, monkeypatch):
+    monkeypatch.delenv("BGE_LOCAL_API_KEY", raising=False)
+    rc, report = run_json(capsys, keyed_server.url)
+    checks = by_id(report)
+    assert rc == 1
+    assert "pass the server's key with --api-key" in checks["models"]["detail"]
+    assert checks["auth"]["ok"] is False and "wants an API key" in checks["auth"]["detail"]
+
+
+def test_the_right_key_passes_and_flags_providers_that_send_none(keyed_server, capsys):
+    rc, report = run_json(capsys, keyed_server.url, "--api-key", "test-key-2")
+    checks = by_id(report)
+    assert rc == 0, checks
+    assert "get 401" in checks["auth"]["detail"]
+    hf = paste(report, "RAGFlow", "HuggingFace", "embedding")
+    assert hf["ok"] is False and hf["status"] == doctor.NO_KEY_NOTE
+    assert paste(report, "RAGFlow", "LocalAI", "embedding")["ok"] is False
+    assert paste(report, "RAGFlow", "VLLM", "rerank")["ok"] is True
+
+
+def test_the_key_comes_from_the_environment(keyed_server, capsys, monkeypatch):
+    monkeypatch.setenv("BGE_LOCAL_API_KEY", "test-key-1")
+    rc, report = run_json(capsys, keyed_server.url)
+    assert rc == 0 and report["api_key_given"] is True
+
+
+def test_a_key_given_to_a_server_without_one_is_reported(server, capsys):
+    rc, report = run_json(capsys, server.url, "--api-key", "sk-expected")
+    auth = by_id(report)["auth"]
+    assert rc == 1
+    assert auth["ok"] is False and "runs without an API key" in auth["detail"]
+
+
+def test_an_embedding_only_server_skips_the_rerank_checks(embedder_only_server, capsys, monkeypatch):
+    monkeypatch.delenv("BGE_LOCAL_API_KEY", raising=False)
+    rc, report = run_json(capsys, embedder_only_server.url)
+    checks = by_id(report)
+    assert rc == 0, checks
+    assert report["models"] == {"embedding": "bge-m3"}
+    for skipped in ("rerank_v1", "rerank_root", "tei_rerank", "score"):
+        assert checks[skipped]["ok"] is None and checks[skipped]["detail"] == "no reranker served"
+    assert paste(report, "RAGFlow", "VLLM", "rerank")["status"] == "model not served"
+    assert paste(report, "RAGFlow", "VLLM", "embedding")["ok"] is True
+
+
+def test_the_cli_runs_the_doctor_and_returns_its_exit_code(server, closed_port):
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+    ok = subprocess.run(
+        [sys.executable, "-m", "local_server", "doctor", server.url],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "WHAT TO PASTE" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "local_server", "doctor", f"127.0.0.1:{closed_port}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and "cannot connect" in bad.stdout
+
+
+# --- the URL rules (no server needed) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "root"),
+    [
+        ("http://10.0.0.5:8000", "http://10.0.0.5:8000"),
+        ("10.0.0.5:8000", "http://10.0.0.5:8000"),
+        ("http://10.0.0.5:8000/v1/", "http://10.0.0.5:8000"),
+        ("http://10.0.0.5:8000/v1/embeddings", "http://10.0.0.5:8000"),
+        ("https://gw.example/bge/v1/rerank", "https://gw.example/bge"),
+        ("https://gw.example/bge/", "https://gw.example/bge"),
+    ],
+)
+def test_normalise_url(typed, root):
+    assert doctor.normalise_url(typed) == root
+
+
+def _values(url: str) -> dict[tuple[str, str, str], str | None]:
+    return {(r.app, r.provider, r.model_type): r.value for r in doctor.paste_rows(url)}
+
+
+def test_paste_values_follow_each_clients_url_rule():
+    v = _values("http://10.0.0.5:8000/")
+    assert v[("Dify", "OpenAI-API-compatible", "embedding")] == "http://10.0.0.5:8000/v1"
+    assert v[("Dify", "OpenAI-API-compatible", "rerank")] == "http://10.0.0.5:8000"
+    assert v[("RAGFlow", "OpenAI-API-Compatible", "embedding")] == "http://10.0.0.5:8000"
+    assert v[("RAGFlow", "GPUStack", "rerank")] == "http://10.0.0.5:8000"  # never …/v1
+    assert v[("RAGFlow", "HuggingFace", "rerank")] == "10.0.0.5:8000"  # RAGFlow prepends http:// itself
+    assert v[("RAGFlow", "Jina", "embedding + rerank")] is None
+    assert not [value for value in v.values() if value and value.endswith("/")]
+
+
+def test_behind_a_path_prefix_the_urljoin_providers_get_forms_that_keep_it():
+    """urljoin("http://gw/bge", "v1") is http://gw/v1: RAGFlow would drop the prefix."""
+    v = _values("http://gw.example/bge")
+    assert v[("RAGFlow", "OpenAI-API-Compatible", "embedding")] == "http://gw.example/bge/v1"
+    assert v[("RAGFlow", "OpenAI-API-Compatible", "rerank")] == "http://gw.example/bge/rerank"
+    assert v[("RAGFlow", "Xinference", "rerank")] == "http://gw.example/bge/v1/rerank"
+    assert v[("RAGFlow", "VLLM", "rerank")] == "http://gw.example/bge"  # the cohere client appends /rerank
+    assert v[("RAGFlow", "HuggingFace", "rerank")] == "gw.example/bge"
+
+
+def test_docs_ragflow_md_holds_the_generated_tables(repo_root):
+    text = (repo_root / "docs" / "ragflow.md").read_text()
+    for app in ("RAGFlow", "Dify"):
+        assert doctor.paste_markdown("http://HOST:8000", app) in text, (
+            f"docs/ragflow.md is out of date: regenerate its {app} table with "
+            "`bge-local doctor --paste-table http://HOST:8000`"
+        )
+
+
+def test_importing_the_doctor_pulls_in_no_http_client():
+    code = "import sys, local_server.doctor; print('httpx' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    assert out.stdout.strip() == "False"
