@@ -16,20 +16,23 @@ _PLUGGED = ("local_server.download", "local_server.doctor", "local_server.plugin
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from local_server.logs import configure
     from local_server.settings import settings_from_args
 
     settings = settings_from_args(args)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(settings.log_level, settings.log_format)
     _warn_if_exposed(settings.host, bool(settings.api_keys))
 
     import uvicorn
 
     from local_server.app import create_app
+    from local_server.lifecycle import DrainingServer
 
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=int(settings.port), log_level=settings.log_level,
-                timeout_graceful_shutdown=60, access_log=False)
+    config = uvicorn.Config(app, host=settings.host, port=int(settings.port), log_level=settings.log_level,
+                            timeout_graceful_shutdown=settings.drain_timeout_s, access_log=False,
+                            log_config=None)
+    DrainingServer(config, app.state).run()
     return 0
 
 

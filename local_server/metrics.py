@@ -27,6 +27,12 @@ class Metrics:
         self.gpu_used = Gauge("bge_local_gpu_memory_used_bytes", "GPU memory in use", ["gpu"], registry=r)
         self.gpu_total = Gauge("bge_local_gpu_memory_total_bytes", "GPU memory in total", ["gpu"], registry=r)
         self.ready = Gauge("bge_local_ready", "1 once every model is loaded", registry=r)
+        self.dropped = Gauge("bge_local_inputs_dropped", "queued inputs dropped because their client went away",
+                             ["model"], registry=r)
+        self.oom_splits = Gauge("bge_local_oom_splits", "batches split after running out of device memory",
+                                ["model"], registry=r)
+        self.disconnects = Counter("bge_local_client_disconnects", "requests cancelled because the client left",
+                                   registry=r)
 
     def batch_observer(self, model: str):
         def observe(inputs: int, tokens: int, padded: int) -> None:
@@ -39,6 +45,8 @@ class Metrics:
         self.ready.set(1 if core.ready else 0)
         for model in core.served_models():
             self.queue_depth.labels(model.kind).set(model.batcher.queue_depth)
+            self.dropped.labels(model.kind).set(model.batcher.stats.dropped)
+            self.oom_splits.labels(model.kind).set(model.batcher.stats.oom_splits)
         try:
             import torch
 

@@ -45,6 +45,8 @@ class Settings:
     cors_origins: list[str] = field(default_factory=list)
     cache_dir: str | None = None  # where hub downloads go (default: huggingface_hub's cache)
     log_level: str = "info"
+    log_format: str = "text"  # text | json
+    drain_timeout_s: int = 60
 
     @property
     def auth_enabled(self) -> bool:
@@ -76,6 +78,8 @@ _HELP: dict[str, str] = {
     "cors_origins": "allowed CORS origin (repeatable); CORS is off when none is given",
     "cache_dir": "directory for models downloaded from a hub",
     "log_level": "debug, info, warning or error",
+    "log_format": "text, or json for one JSON object per line",
+    "drain_timeout_s": "on SIGTERM, how long accepted requests may take to finish before the process exits",
 }
 
 _OPTION_NAMES = {"api_keys": "api-key", "embedding_names": "served-name", "reranker_names": "reranker-served-name",

@@ -49,9 +49,13 @@ def health_body(core: InferenceCore) -> dict[str, Any]:
 @router.get("/health", response_class=FastJSONResponse)
 @router.get("/ready", response_class=FastJSONResponse, include_in_schema=False)
 @router.get("/v1/health", response_class=FastJSONResponse, include_in_schema=False)
-async def health(core: Core) -> FastJSONResponse:
-    """Readiness: 200 once every model is loaded, 503 (same body) before."""
-    return FastJSONResponse(health_body(core), status_code=200 if core.ready else 503)
+async def health(core: Core, request: Request) -> FastJSONResponse:
+    """Readiness: 200 once every model is loaded, 503 (same body) before and while draining."""
+    body = health_body(core)
+    if request.app.state.draining:
+        body["status"] = "draining"
+    ready = core.ready and not request.app.state.draining
+    return FastJSONResponse(body, status_code=200 if ready else 503)
 
 
 @router.get("/live", response_class=FastJSONResponse)

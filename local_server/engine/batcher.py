@@ -47,6 +47,7 @@ class BatchStats:
     tokens: int = 0
     padded_tokens: int = 0
     oom_splits: int = 0
+    dropped: int = 0  # inputs whose request went away before they ran
     last_batch_sizes: list[int] = field(default_factory=list)
 
 
@@ -128,6 +129,7 @@ class Batcher:
         """Remove and return the next batch; the caller holds the lock and there is pending work."""
         live = [it for it in self._pending if not it.future.cancelled()]
         if len(live) != len(self._pending):
+            self.stats.dropped += len(self._pending) - len(live)
             self._pending = live
             self._pending_tokens = sum(len(it.ids) for it in live)
         if not live:
@@ -169,6 +171,7 @@ class Batcher:
                 self._busy[index] = True
             try:
                 live = [it for it in batch if it.future.set_running_or_notify_cancel()]
+                self.stats.dropped += len(batch) - len(live)
                 if live:
                     self._run(replica, live)
             finally:
