@@ -1,0 +1,68 @@
+"""Text embeddings through the plugin's client (provider/client.py): bge-m3 or any compatible model."""
+
+import time
+from collections.abc import Mapping
+
+from dify_plugin import TextEmbeddingModel
+from dify_plugin.entities import I18nObject
+from dify_plugin.entities.model import (
+    AIModelEntity,
+    EmbeddingInputType,
+    FetchFrom,
+    ModelPropertyKey,
+    ModelType,
+    PriceType,
+)
+from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
+
+from provider.client import DEFAULT_BATCH, BgeClient, DifyErrorsMixin, int_setting, validate_model
+from provider.endpoints import EMBEDDINGS
+
+DEFAULT_CONTEXT = 8192
+
+
+class BgeLocalTextEmbeddingModel(DifyErrorsMixin, TextEmbeddingModel):
+    def _invoke(
+        self,
+        model: str,
+        credentials: dict,
+        texts: list[str],
+        user: str | None = None,
+        input_type: EmbeddingInputType = EmbeddingInputType.DOCUMENT,
+    ) -> TextEmbeddingResult:
+        client = BgeClient.for_model(model, credentials, EMBEDDINGS)
+        vectors, tokens = client.embed(texts, self._get_max_chunks(model, credentials))
+        return TextEmbeddingResult(model=model, embeddings=vectors, usage=self._usage(model, credentials, tokens))
+
+    def get_num_tokens(self, model: str, credentials: dict, texts: list[str]) -> list[int]:
+        return BgeClient.for_model(model, credentials, EMBEDDINGS).count_tokens(texts)
+
+    def validate_credentials(self, model: str, credentials: Mapping) -> None:
+        validate_model(model, credentials, EMBEDDINGS)
+
+    def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
+        return AIModelEntity(
+            model=model,
+            label=I18nObject(en_US=model),
+            model_type=ModelType.TEXT_EMBEDDING,
+            fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
+            model_properties={
+                ModelPropertyKey.CONTEXT_SIZE: int_setting(
+                    credentials, "context_size", DEFAULT_CONTEXT, "Context size"
+                ),
+                ModelPropertyKey.MAX_CHUNKS: int_setting(credentials, "max_chunks", DEFAULT_BATCH, "Batch size"),
+            },
+            parameter_rules=[],
+        )
+
+    def _usage(self, model: str, credentials: dict, tokens: int) -> EmbeddingUsage:
+        price = self.get_price(model, credentials, PriceType.INPUT, tokens)
+        return EmbeddingUsage(
+            tokens=tokens,
+            total_tokens=tokens,
+            unit_price=price.unit_price,
+            price_unit=price.unit,
+            total_price=price.total_amount,
+            currency=price.currency,
+            latency=time.perf_counter() - self.started_at,
+        )
