@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from support.server import ServerProcess
 
-WORDS = ["retrieval", "dense", "sparse", "colbert", "vector", "query", "document", "passage", "人工智能", "检索", "模型", "capital", "France"]
+WORDS = ["retrieval", "dense", "sparse", "colbert", "vector", "query", "document", "passage", "人工智能", "检索",
+         "模型", "capital", "France"]
 
 
 def _text(rng: random.Random, n_words: int) -> str:
