@@ -41,7 +41,8 @@ ALLOWED_ROOTS = (
     "PRIVACY.md",
     "LICENSE",
     "provider/",
-    "models/",
+    "models/text_embedding/",
+    "models/rerank/",
     "_assets/",
 )
 # Zip entry timestamp: fixed, so that the same sources give the same bytes.

@@ -647,7 +647,7 @@ class BgeClient:
         """Token counts from the server's /tokenize, or a local estimate; never fails, never downloads."""
         if not texts:
             return []
-        key = (self.s.url.origin, self.s.url.base_path)
+        key = (self.s.url.origin, self.s.url.base_path, self.s.api_key)
         if _no_tokenize_until.get(key, 0.0) > time.monotonic():
             return [estimate_tokens(t) for t in texts]
         size = max(1, min(self.s.batch_size or DEFAULT_BATCH, DEFAULT_BATCH))

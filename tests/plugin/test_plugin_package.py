@@ -201,7 +201,18 @@ def source_copy(tmp_path: Path) -> Path:
 
 
 def test_difyignore_keeps_the_server_and_tests_out(source_copy: Path, tmp_path: Path) -> None:
-    for rel in ("local_server/app.py", "tests/test_x.py", ".venv/bin/python", "models/rerank/__pycache__/x.pyc"):
+    for rel in (
+        "local_server/app.py",
+        "tests/test_x.py",
+        ".venv/bin/python",
+        ".env",
+        "models/rerank/__pycache__/x.pyc",
+        "models/bge-m3/model.safetensors",  # where `bge-local download` puts the weights by default
+        "models/bge-reranker-v2-m3/config.json",
+        "Dockerfile",
+        "docker-compose.yml",
+        "deploy/env.example",
+    ):
         (source_copy / rel).parent.mkdir(parents=True, exist_ok=True)
         (source_copy / rel).write_text("x")
     built = pp.build_package(source_copy, tmp_path / "out")
