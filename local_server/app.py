@@ -44,6 +44,8 @@ def _validation_message(exc: RequestValidationError) -> str:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         if err.get("type") == "json_invalid":
             return "the request body is not valid JSON (send Content-Type: application/json and a JSON object)"
+        if err.get("type") == "missing" and where == "body":
+            return "the request body is empty: send a JSON object (with Content-Type: application/json)"
         if err.get("type") in {"model_attributes_type", "dict_type"} and where == "body":
             return "the request body must be a JSON object (with Content-Type: application/json)"
         parts.append(f"{where}: {err.get('msg')}")
@@ -102,6 +104,8 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         type_, code = _STATUS_TYPES.get(exc.status_code, ("invalid_request_error", str(exc.status_code)))
         message = str(exc.detail)
+        if exc.status_code == 400 and "parsing the body" in message:  # e.g. bytes that are not UTF-8
+            message = "the request body is not valid JSON: it must be a UTF-8 encoded JSON object"
         if exc.status_code == 404:
             message = f"no route {request.method} {request.url.path}; see /docs for the routes this server answers"
         return FastJSONResponse(error_body(message, type_, code), status_code=exc.status_code)
