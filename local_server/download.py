@@ -70,9 +70,7 @@ KNOWN_MODELS: dict[str, ModelSource] = {
     "bge-m3": ModelSource(
         "bge-m3", "BAAI/bge-m3", "BAAI/bge-m3", ("config.json", "colbert_linear.pt", "sparse_linear.pt")
     ),
-    "bge-reranker-v2-m3": ModelSource(
-        "bge-reranker-v2-m3", "BAAI/bge-reranker-v2-m3", "BAAI/bge-reranker-v2-m3"
-    ),
+    "bge-reranker-v2-m3": ModelSource("bge-reranker-v2-m3", "BAAI/bge-reranker-v2-m3", "BAAI/bge-reranker-v2-m3"),
 }
 
 
@@ -173,9 +171,7 @@ def _truthy(value: str | None) -> bool:
 def normalise_endpoint(endpoint: str) -> str:
     endpoint = endpoint.strip().rstrip("/")
     if not endpoint.startswith(("http://", "https://")):
-        raise DownloadError(
-            f"--endpoint must be an http(s) URL such as https://hf-mirror.com, not {endpoint!r}"
-        )
+        raise DownloadError(f"--endpoint must be an http(s) URL such as https://hf-mirror.com, not {endpoint!r}")
     return endpoint
 
 
@@ -189,9 +185,7 @@ def check_reachable(endpoint: str, timeout: float = 15.0) -> None:
     import urllib.request
 
     try:
-        urllib.request.urlopen(
-            urllib.request.Request(endpoint + "/api/models", method="HEAD"), timeout=timeout
-        )
+        urllib.request.urlopen(urllib.request.Request(endpoint + "/api/models", method="HEAD"), timeout=timeout)
     except urllib.error.HTTPError:
         return
     except (urllib.error.URLError, OSError) as exc:
@@ -218,9 +212,7 @@ def list_hf_files(source: ModelSource, endpoint: str, revision: str | None) -> l
 def fetch_hf(source: ModelSource, dest: Path, endpoint: str, revision: str | None, files: list[str]) -> None:
     from huggingface_hub import snapshot_download
 
-    snapshot_download(
-        source.hf_repo, revision=revision, local_dir=str(dest), allow_patterns=files, endpoint=endpoint
-    )
+    snapshot_download(source.hf_repo, revision=revision, local_dir=str(dest), allow_patterns=files, endpoint=endpoint)
 
 
 # --- ModelScope ---------------------------------------------------------------------------------
@@ -258,9 +250,7 @@ def list_modelscope_files(source: ModelSource, revision: str | None) -> list[Rem
 def fetch_modelscope(source: ModelSource, dest: Path, revision: str | None, patterns: list[str]) -> None:
     modelscope = _require_modelscope()
     kwargs = {"revision": revision} if revision else {}
-    modelscope.snapshot_download(
-        source.modelscope_id, local_dir=str(dest), allow_file_pattern=patterns, **kwargs
-    )
+    modelscope.snapshot_download(source.modelscope_id, local_dir=str(dest), allow_file_pattern=patterns, **kwargs)
 
 
 # --- the command --------------------------------------------------------------------------------
@@ -274,14 +264,10 @@ def serve_command(root: Path, sources: list[ModelSource]) -> str:
     return f"bge-local serve --embedding-model {embed} --reranker-model {rerank}"
 
 
-def _plan(
-    source: ModelSource, args: argparse.Namespace, endpoint: str | None
-) -> tuple[list[str], int | None]:
+def _plan(source: ModelSource, args: argparse.Namespace, endpoint: str | None) -> tuple[list[str], int | None]:
     """Decide which files to fetch; returns (files or patterns, total bytes when known)."""
     if args.source == "huggingface":
-        listing: list[RemoteFile] | None = list_hf_files(
-            source, endpoint or HF_DEFAULT_ENDPOINT, args.revision
-        )
+        listing: list[RemoteFile] | None = list_hf_files(source, endpoint or HF_DEFAULT_ENDPOINT, args.revision)
     else:
         listing = list_modelscope_files(source, args.revision)
     if listing is None:
@@ -321,9 +307,20 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
+def is_plugin_models_dir(root: Path) -> bool:
+    """This repository's root holds the Dify plugin, whose code lives in models/text_embedding and models/rerank."""
+    return any(any((root / sub).glob("*.py")) for sub in ("text_embedding", "rerank") if (root / sub).is_dir())
+
+
 def _run(args: argparse.Namespace) -> int:
     sources = parse_models(args.models)
     root = Path(args.dir).expanduser().resolve()
+    if is_plugin_models_dir(root):
+        raise DownloadError(
+            f"{root} is the Dify plugin's models/ folder (this command runs in the bge-local repository); "
+            "gigabytes of weights there would end up in the plugin package. Choose another directory, "
+            "e.g. --dir bge-models"
+        )
 
     endpoint: str | None = None
     if args.source == "huggingface":
@@ -409,12 +406,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Hugging Face endpoint or mirror, e.g. https://hf-mirror.com (sets HF_ENDPOINT; "
         "default: $HF_ENDPOINT, else https://huggingface.co)",
     )
-    parser.add_argument(
-        "--revision", default=None, help="branch, tag or commit to fetch (default: the main one)"
-    )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="list the files that would be fetched, download nothing"
-    )
+    parser.add_argument("--revision", default=None, help="branch, tag or commit to fetch (default: the main one)")
+    parser.add_argument("--dry-run", action="store_true", help="list the files that would be fetched, download nothing")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

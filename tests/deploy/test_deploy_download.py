@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fake_hub import FakeHub
+from support.server import REPO
 
 from local_server import download
 
@@ -95,9 +96,7 @@ def online(loopback_only, monkeypatch):
 
 @pytest.fixture
 def hub(online):
-    with FakeHub(
-        {"BAAI/bge-m3": _repo(BGE_M3_LISTING), "BAAI/bge-reranker-v2-m3": _repo(RERANKER_LISTING)}
-    ) as h:
+    with FakeHub({"BAAI/bge-m3": _repo(BGE_M3_LISTING), "BAAI/bge-reranker-v2-m3": _repo(RERANKER_LISTING)}) as h:
         yield h
 
 
@@ -248,9 +247,7 @@ def test_download_fetches_only_what_inference_needs(hub, tmp_path, capsys, monke
     assert download.local_files(root / "bge-m3") == BGE_M3_NEEDED
     assert (root / "bge-m3" / "colbert_linear.pt").read_bytes() == b"content of colbert_linear.pt\n"
     assert (root / "bge-reranker-v2-m3" / "model.safetensors").is_file()
-    assert (
-        f"bge-local serve --embedding-model {root}/bge-m3 --reranker-model {root}/bge-reranker-v2-m3" in out
-    )
+    assert f"bge-local serve --embedding-model {root}/bge-m3 --reranker-model {root}/bge-reranker-v2-m3" in out
     assert "air-gapped" in out
     assert os.environ["HF_ENDPOINT"] == hub.url  # --endpoint sets it (trailing slash dropped)
 
@@ -274,12 +271,7 @@ def test_hf_endpoint_from_the_environment(hub, tmp_path, capsys, monkeypatch):
 
 
 def test_dry_run_lists_files_and_sizes_without_downloading(hub, tmp_path, capsys):
-    assert (
-        download.main(
-            ["--models", "bge-m3", "--dir", str(tmp_path / "m"), "--endpoint", hub.url, "--dry-run"]
-        )
-        == 0
-    )
+    assert download.main(["--models", "bge-m3", "--dir", str(tmp_path / "m"), "--endpoint", hub.url, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert hub.downloaded("BAAI/bge-m3") == set()
     assert not (tmp_path / "m").exists()
@@ -297,13 +289,22 @@ def test_a_repository_without_the_colbert_head_is_refused_before_downloading(onl
 
 
 def test_an_unreachable_endpoint_fails_fast_with_a_hint(online, tmp_path, capsys, closed_port):
-    rc = download.main(
-        ["--models", "bge-m3", "--dir", str(tmp_path), "--endpoint", f"http://127.0.0.1:{closed_port}"]
-    )
+    rc = download.main(["--models", "bge-m3", "--dir", str(tmp_path), "--endpoint", f"http://127.0.0.1:{closed_port}"])
     err = capsys.readouterr().err
     assert rc == 1
     assert f"cannot reach http://127.0.0.1:{closed_port}" in err
     assert "--endpoint https://hf-mirror.com" in err and "--source modelscope" in err
+
+
+def test_the_dify_plugins_models_folder_is_refused(tmp_path, capsys, monkeypatch):
+    plugin_models = tmp_path / "models"
+    (plugin_models / "text_embedding").mkdir(parents=True)
+    (plugin_models / "text_embedding" / "text_embedding.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    assert download.main([]) == 1  # the default --dir is ./models
+    assert "Dify plugin's models/ folder" in capsys.readouterr().err
+    assert sorted(p.name for p in plugin_models.iterdir()) == ["text_embedding"]
+    assert download.is_plugin_models_dir(REPO / "models") == (REPO / "models" / "text_embedding").is_dir()
 
 
 def test_offline_mode_is_reported_not_attempted(tmp_path, capsys, monkeypatch):
@@ -330,12 +331,7 @@ def test_missing_modelscope_prints_the_install_hint(tmp_path, capsys, monkeypatc
 
 
 def test_endpoint_is_refused_with_modelscope(tmp_path, capsys):
-    assert (
-        download.main(
-            ["--source", "modelscope", "--endpoint", "https://hf-mirror.com", "--dir", str(tmp_path)]
-        )
-        == 1
-    )
+    assert download.main(["--source", "modelscope", "--endpoint", "https://hf-mirror.com", "--dir", str(tmp_path)]) == 1
     assert "--endpoint applies to --source huggingface" in capsys.readouterr().err
 
 
