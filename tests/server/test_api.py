@@ -16,6 +16,7 @@ MODEL_ROUTES = [
     ("POST", "/rerank", RERANK), ("POST", "/v1/rerank", RERANK), ("POST", "/v2/rerank", RERANK),
     ("POST", "/v1/v1/rerank", RERANK), ("POST", "/score", {"text_1": "a", "text_2": "b"}),
     ("POST", "/v1/score", {"text_1": "a", "text_2": "b"}), ("POST", "/tokenize", {"inputs": "x"}),
+    ("POST", "/v1/tokenize", {"prompt": "x"}),
     ("GET", "/info", None), ("GET", "/v1/models", None), ("GET", "/models", None),
 ]
 
@@ -248,3 +249,22 @@ def test_health_is_503_until_models_load(tiny_models, tmp_path):
         assert seen_loading, "the server answered before its models were loaded"
     finally:
         proc.stop()
+
+
+# Routes that answer without a key: probes, metrics, docs and the landing page.
+OPEN_ROUTES = {"/", "/health", "/ready", "/v1/health", "/live", "/health/live", "/metrics", "/docs",
+               "/docs/oauth2-redirect", "/openapi.json"}
+
+
+def test_the_auth_walk_covers_every_route_the_app_has():
+    """A new route can't slip past the auth walk above: every route is either walked or deliberately open."""
+    from local_server.app import create_app
+    from local_server.settings import Settings
+
+    app = create_app(Settings(api_keys=["k"]))
+    paths = set()
+    for route in app.routes:  # FastAPI keeps included routers as a wrapper around the original router
+        inner = getattr(route, "original_router", None)
+        paths |= {r.path for r in inner.routes} if inner is not None else {route.path}
+    walked = {path for _, path, _ in MODEL_ROUTES}
+    assert paths - OPEN_ROUTES == walked
