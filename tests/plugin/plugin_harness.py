@@ -233,6 +233,7 @@ class RecordingProxy:
 
     upstream: str
     prefix: str = ""
+    port: int = 0
     blocked: set[str] = field(default_factory=set)
     faults: dict[str, list[int]] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
@@ -290,7 +291,7 @@ class RecordingProxy:
 
             do_GET = do_POST = _handle
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -10,6 +10,7 @@ import sys
 import tomllib
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 import yaml
@@ -129,7 +130,9 @@ def test_predefined_models(package: zipfile.ZipFile) -> None:
 def test_icons_are_real_svg(package: zipfile.ZipFile) -> None:
     for name in ("_assets/icon.svg", "_assets/icon_s_en.svg", "_assets/icon_l_en.svg"):
         svg = package.read(name).decode()
-        assert svg.lstrip().startswith("<svg") and svg.rstrip().endswith("</svg>")
+        root = ElementTree.fromstring(svg)  # well-formed XML
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+        assert len(root) >= 2  # drawn shapes, not an empty canvas
         assert 'xmlns="http://www.w3.org/2000/svg"' in svg and "viewBox" in svg
 
 

@@ -7,6 +7,7 @@ plugin's own venv, and compares what the plugin returns with what the server its
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import httpx
@@ -317,6 +318,36 @@ def test_tries_aliases_on_404_and_remembers_what_worked(fresh_plugin: PluginProc
     proxy.seen.clear()
     assert fresh_plugin.embed(EMB, creds, TEXTS)["embeddings"] == want
     assert [(s.path, s.status) for s in proxy.posts()] == [("/embeddings", 404), ("/v1/embeddings", 200)]
+
+
+def test_retries_connection_errors_until_the_server_is_up(plugin: PluginProcess, server, make_proxy) -> None:
+    port = closed_port()
+    started: list[RecordingProxy] = []
+    timer = threading.Timer(0.7, lambda: started.append(make_proxy(server.url, port=port)))
+    timer.start()
+    try:
+        start = time.monotonic()
+        got = plugin.embed(EMB, {"server_url": f"http://127.0.0.1:{port}", "max_retries": "4"}, TEXTS)
+        elapsed = time.monotonic() - start
+    finally:
+        timer.join()
+    assert got["embeddings"] == server_embeddings(server.url, TEXTS)[0]
+    assert elapsed >= 0.7  # refused, backed off, retried
+    assert [s.status for s in started[0].posts()] == [200]
+
+
+def test_connection_errors_are_retried_with_backoff(plugin: PluginProcess) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+
+    def failing_call(retries: str) -> float:
+        start = time.monotonic()
+        with pytest.raises(PluginError) as e:
+            plugin.embed(EMB, {"server_url": url, "max_retries": retries}, TEXTS)
+        assert e.value.error_type == "InvokeConnectionError"
+        return time.monotonic() - start
+
+    without, with_two = failing_call("0"), failing_call("2")
+    assert with_two - without >= 1.3  # backoff 0.5 s, then 1 s
 
 
 @pytest.mark.parametrize("status", [503, 429])
