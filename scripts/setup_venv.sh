@@ -21,7 +21,9 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     echo "setup: GPU found, installing the CUDA build of torch"
     "${PIP[@]}" install "$TORCH_SPEC"
-  elif "${PIP[@]}" install --no-index "$TORCH_SPEC" 2>/dev/null; then
+  elif "${PIP[@]}" install --no-index --no-deps "$TORCH_SPEC" >/dev/null 2>&1; then
+    # a CPU wheel that pip finds locally (find-links / wheel cache); its dependencies come from PyPI
+    "${PIP[@]}" install "$TORCH_SPEC"
     echo "setup: no GPU, installed a local CPU build of torch"
   else
     echo "setup: no GPU, installing the CPU build of torch from the PyTorch index"
