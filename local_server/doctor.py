@@ -39,7 +39,20 @@ NO_KEY_NOTE = "sends no usable API key: needs a server without one"
 
 # --- URL handling ---------------------------------------------------------------------------------
 
-_ROUTE_SUFFIXES = ("/v1/embeddings", "/v1/rerank", "/embeddings", "/rerank", "/embed", "/v1")
+_ROUTE_SUFFIXES = (
+    "/v1/embeddings",
+    "/v1/rerank",
+    "/v1/score",
+    "/v1/models",
+    "/v2/rerank",
+    "/embeddings",
+    "/rerank",
+    "/embed",
+    "/score",
+    "/health",
+    "/v1",
+    "/v2",
+)
 
 
 def normalise_url(url: str) -> str:
@@ -244,7 +257,8 @@ class Check:
     ok: bool | None = None  # None: skipped
     detail: str = ""
     status: int | None = None
-    ms: float | None = None
+    ms: float | None = None  # all of the check's requests together
+    slowest_ms: float | None = None  # its slowest single request
 
     @property
     def mark(self) -> str:
@@ -253,6 +267,14 @@ class Check:
 
 class CheckFailed(Exception):
     pass
+
+
+class Blocked(CheckFailed):
+    """A failure that makes the remaining checks pointless."""
+
+    def __init__(self, message: str, stop: str):
+        super().__init__(message)
+        self.stop = stop
 
 
 class Unreachable(Exception):
@@ -419,9 +441,14 @@ class Doctor:
                     check.detail = skip
                 else:
                     check.ok = True
-                    if check.ms is not None and check.ms > CLIENT_TIME_LIMIT_S * 1000 and check_id != "health":
+                    slowest = check.slowest_ms or 0.0
+                    if slowest > CLIENT_TIME_LIMIT_S * 1000 and check_id != "health":
                         check.ok = False
-                        check.detail += f"; took {check.ms / 1000:.1f} s, over RAGFlow's 10 s validation limit"
+                        check.detail += f"; a request took {slowest / 1000:.1f} s, over RAGFlow's 10 s validation limit"
+            except Blocked as exc:
+                check.ok = False
+                check.detail = str(exc)
+                stop = exc.stop
             except CheckFailed as exc:
                 check.ok = False
                 check.detail = str(exc)
@@ -441,6 +468,7 @@ class Doctor:
     def _timed(self, check: Check, reply: Reply) -> Reply:
         check.status = reply.status
         check.ms = (check.ms or 0.0) + reply.ms
+        check.slowest_ms = max(check.slowest_ms or 0.0, reply.ms)
         return reply
 
     def _model(self, kind: str) -> str | None:
@@ -455,7 +483,12 @@ class Doctor:
         if reply.status == 503 and isinstance(reply.body, dict):
             state = reply.body.get("status")
             error = reply.body.get("error")
-            raise CheckFailed(f"not ready ({state}{': ' + str(error) if error else ''}); models may still be loading")
+            if error:
+                raise Blocked(f"not ready: the models failed to load: {error}", "not run: models not loaded")
+            raise Blocked(
+                f"not ready ({state}): the models are still loading, try again in a minute",
+                "not run: models not loaded",
+            )
         body = _expect(reply)
         _need(isinstance(body, dict), "/health did not answer a JSON object")
         models = body.get("models") or []
@@ -705,7 +738,8 @@ def render_text(report: Report) -> str:
     width = max(len(c.title) for c in report.checks)
     for c in report.checks:
         ms = f"{c.ms:7.0f} ms" if c.ms is not None else " " * 10
-        out.append(f"  {c.mark}  {c.title:<{width}}  {ms}  {c.detail}")
+        detail = " ".join(c.detail.split())  # server messages may span lines
+        out.append(f"  {c.mark}  {c.title:<{width}}  {ms}  {detail}")
     passed = sum(c.ok is True for c in report.checks)
     failed = sum(c.ok is False for c in report.checks)
     skipped = sum(c.ok is None for c in report.checks)

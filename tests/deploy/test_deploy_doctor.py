@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
+import httpx
 import pytest
 from support.server import REPO, ServerProcess
 
@@ -96,6 +98,30 @@ def test_a_closed_port_fails_clearly(closed_port, capsys):
     assert "0 passed, 1 failed, 10 skipped" in out
     assert "could not be reached" in out and "journalctl -u bge-local" in out
     assert "WHAT TO PASTE" not in out
+
+
+def test_a_server_whose_model_failed_to_load_stops_at_health(tmp_path, capsys):
+    broken = tmp_path / "bge-m3"
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    with ServerProcess(
+        None, "--embedding-model", str(broken), "--reranker-model", "none", wait_ready=False, log_dir=tmp_path
+    ) as proc:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # /health: 503 "loading", then 503 "error"
+            try:
+                if httpx.get(proc.url + "/health", timeout=2).json().get("status") == "error":
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"the broken model never reported an error:\n{proc.log()}")
+        rc, out = run_doctor(capsys, proc.url)
+    assert rc == 1
+    health = next(line for line in out.splitlines() if "/health" in line)
+    assert "✘" in health and "the models failed to load" in health
+    assert "0 passed, 1 failed, 10 skipped" in out and "not run: models not loaded" in out
 
 
 def test_a_wrong_key_fails_and_says_so(keyed_server, capsys):
@@ -189,6 +215,9 @@ def test_the_cli_runs_the_doctor_and_returns_its_exit_code(server, closed_port):
         ("http://10.0.0.5:8000/v1/embeddings", "http://10.0.0.5:8000"),
         ("https://gw.example/bge/v1/rerank", "https://gw.example/bge"),
         ("https://gw.example/bge/", "https://gw.example/bge"),
+        ("http://10.0.0.5:8000/score", "http://10.0.0.5:8000"),
+        ("http://10.0.0.5:8000/health/", "http://10.0.0.5:8000"),
+        ("http://10.0.0.5:8000/v1/v1/", "http://10.0.0.5:8000"),
     ],
 )
 def test_normalise_url(typed, root):
