@@ -214,11 +214,6 @@ def dockerignore_excludes(path: str) -> bool:
     return excluded
 
 
-@pytest.mark.xfail(
-    not (REPO / "README.md").exists(),
-    reason="README.md (pyproject's readme) is not written yet: `docker build` stops at `COPY README.md`",
-    strict=True,
-)
 @pytest.mark.parametrize("name", DOCKERFILES)
 def test_copied_paths_exist_and_are_in_the_build_context(name):
     for copy in args_of(name, "COPY"):
