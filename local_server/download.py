@@ -24,7 +24,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 DEFAULT_MODELS = ("bge-m3", "bge-reranker-v2-m3")
-DEFAULT_DIR = "models"
+DEFAULT_DIR = "bge-models"
 HF_DEFAULT_ENDPOINT = "https://huggingface.co"
 MODELSCOPE_HINT = "pip install 'bge-local[modelscope]'"
 

@@ -195,7 +195,7 @@ def test_register_adds_the_subcommand_with_its_defaults():
     assert (args.models, args.source, args.dir, args.endpoint, args.dry_run) == (
         "bge-m3,bge-reranker-v2-m3",
         "huggingface",
-        "models",
+        "bge-models",
         None,
         False,
     )
