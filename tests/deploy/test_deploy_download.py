@@ -301,7 +301,7 @@ def test_the_dify_plugins_models_folder_is_refused(tmp_path, capsys, monkeypatch
     (plugin_models / "text_embedding").mkdir(parents=True)
     (plugin_models / "text_embedding" / "text_embedding.py").write_text("")
     monkeypatch.chdir(tmp_path)
-    assert download.main([]) == 1  # the default --dir is ./models
+    assert download.main(["--dir", "models"]) == 1  # a checkout's models/ is the plugin's
     assert "Dify plugin's models/ folder" in capsys.readouterr().err
     assert sorted(p.name for p in plugin_models.iterdir()) == ["text_embedding"]
     assert download.is_plugin_models_dir(REPO / "models") == (REPO / "models" / "text_embedding").is_dir()
