@@ -2,7 +2,8 @@
 # Create (or update) .venv with the right torch for this machine, then bge-local with the given extras.
 #   scripts/setup_venv.sh server        # what `bge-local serve` needs
 #   scripts/setup_venv.sh test          # server + test tools
-# torch: a GPU box (nvidia-smi works) gets the default CUDA build from PyPI; any other machine gets a CPU
+# torch: a GPU box (nvidia-smi works) gets a CUDA build that its driver can run (PyPI's for driver >= 580,
+# else the CUDA 12.6 build); any other machine gets a CPU
 # build — a local wheel when pip can find one, else the PyTorch CPU index — instead of several GB of CUDA
 # packages it cannot use. Override with TORCH_SPEC / TORCH_INDEX_URL.
 set -euo pipefail
@@ -19,8 +20,15 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   if [ -n "${TORCH_INDEX_URL:-}" ]; then
     "${PIP[@]}" install "$TORCH_SPEC" --index-url "$TORCH_INDEX_URL"
   elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-    echo "setup: GPU found, installing the CUDA build of torch"
-    "${PIP[@]}" install "$TORCH_SPEC"
+    driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n1 | cut -d. -f1)
+    if [ "${driver:-0}" -ge 580 ] 2>/dev/null; then
+      echo "setup: GPU found (driver $driver), installing PyPI's CUDA build of torch"
+      "${PIP[@]}" install "$TORCH_SPEC"
+    else
+      # PyPI's torch 2.13 is built for CUDA 13 (driver >= 580); older drivers get the CUDA 12.6 build.
+      echo "setup: GPU found (driver ${driver:-unknown}), installing the CUDA 12.6 build of torch"
+      "${PIP[@]}" install torch --index-url https://download.pytorch.org/whl/cu126
+    fi
   elif "${PIP[@]}" install --no-index --no-deps "$TORCH_SPEC" >/dev/null 2>&1; then
     # a CPU wheel that pip finds locally (find-links / wheel cache); its dependencies come from PyPI
     "${PIP[@]}" install "$TORCH_SPEC"
