@@ -49,6 +49,7 @@ logger.propagate = False
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_RETRIES = 2
 DEFAULT_BATCH = 32
+DEFAULT_CONTEXT = 8192  # bge-m3 and bge-reranker-v2-m3 take 8192 tokens
 MAX_BACKOFF = 8.0
 TOKENIZE_TIMEOUT = 10.0
 TOKENIZE_RETRY_AFTER = 300.0  # seconds before asking a server without /tokenize again
@@ -712,6 +713,24 @@ def urlport(origin: str) -> str:
     if m:
         return m.group(1)
     return "443" if origin.startswith("https:") else "80"
+
+
+def customizable_model_entity(model: str, credentials: Mapping[str, Any], model_type: Any) -> Any:
+    """The schema Dify shows for a model the user added by hand (context size and batch size from its form)."""
+    from dify_plugin.entities import I18nObject
+    from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelPropertyKey
+
+    return AIModelEntity(
+        model=model,
+        label=I18nObject(en_US=model),
+        model_type=model_type,
+        fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
+        model_properties={
+            ModelPropertyKey.CONTEXT_SIZE: int_setting(credentials, "context_size", DEFAULT_CONTEXT, "Context size"),
+            ModelPropertyKey.MAX_CHUNKS: int_setting(credentials, "max_chunks", DEFAULT_BATCH, "Batch size"),
+        },
+        parameter_rules=[],
+    )
 
 
 def validate_model(model: str, credentials: Mapping[str, Any], task: str) -> None:

@@ -3,14 +3,16 @@
 from collections.abc import Mapping
 
 from dify_plugin import RerankModel
-from dify_plugin.entities import I18nObject
-from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelPropertyKey, ModelType
+from dify_plugin.entities.model import AIModelEntity, ModelType
 from dify_plugin.entities.model.rerank import RerankDocument, RerankResult
 
-from provider.client import DEFAULT_BATCH, BgeClient, DifyErrorsMixin, int_setting, validate_model
+from provider.client import (
+    BgeClient,
+    DifyErrorsMixin,
+    customizable_model_entity,
+    validate_model,
+)
 from provider.endpoints import RERANK
-
-DEFAULT_CONTEXT = 8192
 
 
 class BgeLocalRerankModel(DifyErrorsMixin, RerankModel):
@@ -38,16 +40,4 @@ class BgeLocalRerankModel(DifyErrorsMixin, RerankModel):
         validate_model(model, credentials, RERANK)
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
-        return AIModelEntity(
-            model=model,
-            label=I18nObject(en_US=model),
-            model_type=ModelType.RERANK,
-            fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
-            model_properties={
-                ModelPropertyKey.CONTEXT_SIZE: int_setting(
-                    credentials, "context_size", DEFAULT_CONTEXT, "Context size"
-                ),
-                ModelPropertyKey.MAX_CHUNKS: int_setting(credentials, "max_chunks", DEFAULT_BATCH, "Batch size"),
-            },
-            parameter_rules=[],
-        )
+        return customizable_model_entity(model, credentials, ModelType.RERANK)

@@ -4,21 +4,21 @@ import time
 from collections.abc import Mapping
 
 from dify_plugin import TextEmbeddingModel
-from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import (
     AIModelEntity,
     EmbeddingInputType,
-    FetchFrom,
-    ModelPropertyKey,
     ModelType,
     PriceType,
 )
 from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
 
-from provider.client import DEFAULT_BATCH, BgeClient, DifyErrorsMixin, int_setting, validate_model
+from provider.client import (
+    BgeClient,
+    DifyErrorsMixin,
+    customizable_model_entity,
+    validate_model,
+)
 from provider.endpoints import EMBEDDINGS
-
-DEFAULT_CONTEXT = 8192
 
 
 class BgeLocalTextEmbeddingModel(DifyErrorsMixin, TextEmbeddingModel):
@@ -41,19 +41,7 @@ class BgeLocalTextEmbeddingModel(DifyErrorsMixin, TextEmbeddingModel):
         validate_model(model, credentials, EMBEDDINGS)
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity:
-        return AIModelEntity(
-            model=model,
-            label=I18nObject(en_US=model),
-            model_type=ModelType.TEXT_EMBEDDING,
-            fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
-            model_properties={
-                ModelPropertyKey.CONTEXT_SIZE: int_setting(
-                    credentials, "context_size", DEFAULT_CONTEXT, "Context size"
-                ),
-                ModelPropertyKey.MAX_CHUNKS: int_setting(credentials, "max_chunks", DEFAULT_BATCH, "Batch size"),
-            },
-            parameter_rules=[],
-        )
+        return customizable_model_entity(model, credentials, ModelType.TEXT_EMBEDDING)
 
     def _usage(self, model: str, credentials: dict, tokens: int) -> EmbeddingUsage:
         price = self.get_price(model, credentials, PriceType.INPUT, tokens)
