@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from local_server import __version__
 from local_server.dialects import meta, openai, rerank, tei
 from local_server.dialects.common import FastJSONResponse
-from local_server.engine.core import InferenceCore
+from local_server.engine.core import InferenceCore, ModelLoadError
 from local_server.errors import ApiError, ModelNotReady, PayloadTooLarge, error_body
 from local_server.lifecycle import CancelOnDisconnect
 from local_server.metrics import Metrics
@@ -64,9 +65,12 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
                 for model in core.served_models():
                     model.batcher.on_batch = metrics.batch_observer(model.kind)
                 log.info("ready: serving %s", ", ".join(f"{m.kind} {m.name}" for m in core.served_models()))
-            except BaseException as exc:  # keep serving /health with the reason
+            except Exception as exc:
+                # Exit non-zero so that systemd, Docker or the operator sees it and restarts or fixes it.
                 core.load_error = f"model loading failed: {exc}"
-                log.exception("model loading failed")
+                log.error("model loading failed, exiting: %s", exc, exc_info=not isinstance(exc, ModelLoadError))
+                logging.shutdown()
+                os._exit(1)
 
         task = asyncio.create_task(load()) if not core.ready else None
         yield

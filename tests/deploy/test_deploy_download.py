@@ -10,7 +10,7 @@ import types
 from pathlib import Path
 
 import pytest
-from fake_hub import FakeHub
+from support.fake_hub import FakeHub
 from support.server import REPO
 
 from local_server import download
