@@ -2,7 +2,8 @@
 
 Inputs from every request go into one queue per model. A worker thread per model replica (one per
 device) forms batches under a padded-token budget, anchored on the oldest waiting input and filled
-with the inputs closest to it in length (little padding, no starvation), waits at most a few
+with the inputs closest to it in length (little padding, no starvation; ``max_padding`` caps the share
+of a batch's computed tokens that may be padding, 1.0 = no cap), waits at most a few
 milliseconds for company, and runs one forward pass for the union of what the batch's requests asked
 for. A free replica takes the next batch, so with several GPUs work goes to whichever is least busy.
 
@@ -62,6 +63,7 @@ class Batcher:
         wait_s: float,
         max_queue: int,
         merge_needs: Callable[[Any, Any], Any] = lambda a, b: a,
+        max_padding: float = 1.0,
         fault_oom_above_tokens: int = 0,
         on_batch: Callable[[int, int, int], None] | None = None,
     ):
@@ -72,6 +74,7 @@ class Batcher:
         self.wait_s = wait_s
         self.max_queue = max_queue
         self.merge_needs = merge_needs
+        self.max_padding = max_padding
         self.fault_oom_above_tokens = fault_oom_above_tokens
         self.on_batch = on_batch
         self.stats = BatchStats()
@@ -138,13 +141,18 @@ class Batcher:
         anchor_len = len(window[0].ids)
         order = sorted(range(len(window)), key=lambda i: (abs(len(window[i].ids) - anchor_len), i))
         chosen: list[int] = []
-        width = 0
+        width = real = 0
         for i in order:
-            new_width = max(width, len(window[i].ids))
-            if chosen and new_width * (len(chosen) + 1) > self.max_batch_tokens:
+            length = len(window[i].ids)
+            new_width = max(width, length)
+            padded = new_width * (len(chosen) + 1)
+            if chosen and padded > self.max_batch_tokens:
                 continue
+            if chosen and padded - real - length > self.max_padding * padded:
+                continue  # too much padding: this input waits for a batch of its own length
             chosen.append(i)
             width = new_width
+            real += length
             if len(chosen) >= self.max_batch_size:
                 break
         taken = set(chosen)
