@@ -1,7 +1,7 @@
 """bge-local's benchmark (issue 4): this server side by side with the seeds' way and Infinity.
 
-    .venv/bin/python bench/run.py                  # CPU, small stand-in models, ~15 min on 2 cores
-    .venv/bin/python bench/run.py --quick          # ~3 min smoke run
+    .venv/bin/python bench/run.py                  # CPU, small stand-in models, ~12 min on 2 idle cores
+    .venv/bin/python bench/run.py --quick          # ~3-4 min smoke run
     .venv/bin/python bench/run.py --setup-infinity # also create Infinity's venv first (bench/setup_infinity.sh)
     .venv/bin/python bench/run.py --device cuda --size full   # on a GPU: bge-m3's real shape
 
@@ -255,7 +255,8 @@ def make_targets(args: argparse.Namespace, embedder: str, reranker: str, log_dir
         if name not in wanted:
             continue
         if name == "bge-local":
-            targets.append(BgeLocal(*common, extra_args=args.server_arg))
+            env = dict(item.split("=", 1) for item in args.server_env)
+            targets.append(BgeLocal(*common, extra_args=args.server_arg, extra_env=env))
         elif name == "seed-http":
             targets.append(SeedHttp(*common))
         elif name == "in-process":
@@ -292,6 +293,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "bge-local issue 4", "date": dt.datetime.now().isoformat(timespec="seconds"),
         "quick": args.quick, "reps": args.reps, "scale": args.scale, "machine": machine,
         "models": {"dir": str(models), "size": args.size, "shape": shape}, "server_args": args.server_arg,
+        "server_env": args.server_env,
         "targets": {}, "skipped_targets": skipped, "scenarios": {},
     }
     started = time.perf_counter()
@@ -440,6 +442,8 @@ def tables(report: dict[str, Any]) -> str:
              f"{m['device']}; torch {m['torch']}, FlagEmbedding {m['FlagEmbedding']}; models: "
              f"{report['models']['size']} (hidden {shape['hidden']}, {shape['layers']} layers); "
              f"{report['reps']} reps{' (quick)' if report['quick'] else ''}; commit {m['commit']}.",
+             "bge-local options: " + (" ".join(report["server_args"] + report.get("server_env", [])) or
+                                      "the defaults") + ".",
              f"% peak: achieved model FLOP/s over {_f(report.get('peak_tflops'), 2)} TFLOP/s "
              f"({report.get('peak_source')}).", "",
              "CPU s/1k tok: CPU time of the target's processes per 1,000 tokens (steadier than wall time on a "
@@ -505,7 +509,7 @@ def write_report(report: dict[str, Any], out: Path | None) -> Path:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("--quick", action="store_true", help="smoke run: fewer requests, 2 reps (~3 min on 2 cores)")
+    p.add_argument("--quick", action="store_true", help="smoke run: fewer requests, 2 reps (~3-4 min on 2 cores)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (every target uses the same device)")
     p.add_argument("--size", choices=["tiny", "small", "full"], default=None,
                    help="stand-in model size (default: small on CPU, full on GPU)")
@@ -513,21 +517,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--scenarios", default="abcde", help="which scenarios, e.g. 'ad' (default: abcde)")
     p.add_argument("--targets", default=",".join(TARGET_ORDER), help="comma-separated subset of " +
                    ", ".join(TARGET_ORDER))
-    p.add_argument("--reps", type=int, default=None, help="repetitions per scenario (default 3; quick 2)")
+    p.add_argument("--reps", type=int, default=None, help="repetitions per scenario (default 5; quick 2)")
     p.add_argument("--scale", type=float, default=None,
                    help="multiply requests per rep (default 1 on CPU, 8 on a GPU)")
     p.add_argument("--server-arg", action="append", default=[],
                    help="extra option for bge-local serve, e.g. --server-arg=--batch-wait-ms=5 (repeatable)")
+    p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="environment variable for bge-local only, e.g. OMP_NUM_THREADS=1 (repeatable)")
     p.add_argument("--infinity-venv", type=Path, default=Path(os.environ.get("INFINITY_VENV",
                                                                              DEFAULT_INFINITY_VENV)))
     p.add_argument("--setup-infinity", action="store_true", help="create Infinity's venv first if it is missing")
     p.add_argument("--no-infinity", action="store_true", help="skip Infinity")
     p.add_argument("--peak-tflops", type=float, help="the device's peak for the %% peak column")
+    p.add_argument("--show", type=Path, metavar="JSON", help="print the tables of an earlier run's JSON and exit")
     p.add_argument("--out", type=Path, help="JSON path (default bench/results/<machine>-<date>.json)")
     args = p.parse_args(argv)
     gpu = args.device.startswith("cuda")
     args.size = args.size or ("full" if gpu else "small")
-    args.reps = args.reps or (2 if args.quick else 3)
+    args.reps = args.reps or (2 if args.quick else 5)
     args.scale = args.scale or (8.0 if gpu else 1.0)
     args.scenarios = [k for k in args.scenarios if k in SCENARIOS]
     return args
@@ -535,6 +542,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.show:
+        print(tables(json.loads(args.show.read_text())))
+        return 0
     report = run_benchmark(args)
     text = tables(report)
     path = write_report(report, args.out)

@@ -154,9 +154,14 @@ class HttpTarget(Target):
 class BgeLocal(HttpTarget):
     name, label = "bge-local", "this server (HTTP)"
 
-    def __init__(self, *args: Any, extra_args: list[str] | None = None, **kwargs: Any):
+    def __init__(self, *args: Any, extra_args: list[str] | None = None, extra_env: dict[str, str] | None = None,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.extra_args = extra_args or []
+        self.extra_env = extra_env or {}
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), **self.extra_env}
 
     def command(self) -> list[str]:
         return [sys.executable, "-m", "local_server", "serve", "--embedding-model", self.embedder,
