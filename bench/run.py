@@ -1,7 +1,7 @@
 """bge-local's benchmark (issue 4): this server side by side with the seeds' way and Infinity.
 
-    .venv/bin/python bench/run.py                  # CPU, small stand-in models, ~12 min on 2 idle cores
-    .venv/bin/python bench/run.py --quick          # ~3-4 min smoke run
+    .venv/bin/python bench/run.py                  # CPU, small stand-in models, ~11 min on 2 idle cores
+    .venv/bin/python bench/run.py --quick          # ~3 min smoke run
     .venv/bin/python bench/run.py --setup-infinity # also create Infinity's venv first (bench/setup_infinity.sh)
     .venv/bin/python bench/run.py --device cuda --size full   # on a GPU: bge-m3's real shape
 
@@ -509,7 +509,7 @@ def write_report(report: dict[str, Any], out: Path | None) -> Path:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("--quick", action="store_true", help="smoke run: fewer requests, 2 reps (~3-4 min on 2 cores)")
+    p.add_argument("--quick", action="store_true", help="smoke run: fewer requests, 2 reps (~3 min on 2 cores)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N] (every target uses the same device)")
     p.add_argument("--size", choices=["tiny", "small", "full"], default=None,
                    help="stand-in model size (default: small on CPU, full on GPU)")
