@@ -23,6 +23,7 @@ import os
 import platform
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -323,6 +324,11 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             scenario = SCENARIOS[key]
             report["scenarios"][key] = run_scenario(scenario, targets, counter, shape, args, gpu_sampler)
         report["total_s"] = round(time.perf_counter() - started, 1)
+    except BaseException:
+        print(f"\nthe targets' logs are in {log_dir}", file=sys.stderr)
+        raise
+    else:
+        shutil.rmtree(log_dir, ignore_errors=True)
     finally:
         for target in targets:
             target.stop()
