@@ -34,6 +34,7 @@ class Settings:
     max_batch_tokens: int = 16384  # padded tokens per forward pass
     max_batch_size: int = 128  # inputs per forward pass
     batch_wait_ms: float = 2.0
+    max_padding: float = -1.0  # share of a batch that may be padding; -1: 0.1 on CPU, no cap on GPU
     max_queue_inputs: int = 20000  # queued inputs before 429
     # request limits
     max_client_batch_size: int = 4096  # inputs per request
@@ -69,6 +70,8 @@ _HELP: dict[str, str] = {
     "max_batch_tokens": "padded tokens per forward pass (the batch token budget)",
     "max_batch_size": "inputs per forward pass",
     "batch_wait_ms": "how long a batch waits for company before it runs",
+    "max_padding": "largest share of a batch's computed tokens that may be padding (0..1); default 0.1 on CPU, "
+                   "no cap on GPU",
     "max_queue_inputs": "inputs waiting in the queue before new requests get 429",
     "max_client_batch_size": "inputs one request may carry (413 above)",
     "max_rerank_documents": "documents one rerank request may carry (413 above)",

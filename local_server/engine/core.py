@@ -180,7 +180,7 @@ class InferenceCore:
             wait_s=s.batch_wait_ms / 1000.0,
             max_queue=s.max_queue_inputs,
             merge_needs=merge,
-            max_padding=_CPU_MAX_PADDING if all(d.startswith("cpu") for d in devices) else 1.0,
+            max_padding=self._max_padding(devices),
             fault_oom_above_tokens=int(os.environ.get("BGE_LOCAL_FAULT_OOM_ABOVE_TOKENS", "0") or 0),
         )
         dtype = str(first.dtype).replace("torch.", "")
@@ -191,6 +191,11 @@ class InferenceCore:
             tokenizer=first.tokenizer, devices=devices, dtype=dtype,
             dimension=getattr(first, "hidden_size", None),
         )
+
+    def _max_padding(self, devices: list[str]) -> float:
+        if self.settings.max_padding >= 0:
+            return min(self.settings.max_padding, 1.0)
+        return _CPU_MAX_PADDING if all(d.startswith("cpu") for d in devices) else 1.0
 
     def close(self) -> None:
         for model in (self.embedder, self.reranker):
