@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -115,7 +116,8 @@ async def tokenize(body: TokenizeRequest, core: Core) -> FastJSONResponse:
     if body.inputs is not None:  # TEI shape, with offsets
         texts = as_text_list(body.inputs, "inputs")
         core.check_count(len(texts), "inputs", core.settings.max_client_batch_size, "max_client_batch_size")
-        encoded = model.tokenizer(texts, add_special_tokens=body.add_special_tokens, return_offsets_mapping=True)
+        encoded = await asyncio.to_thread(model.tokenizer, texts, add_special_tokens=body.add_special_tokens,
+                                          return_offsets_mapping=True)
         special = set(model.tokenizer.all_special_ids)
         answer = []
         for text, ids, offsets in zip(texts, encoded["input_ids"], encoded["offset_mapping"], strict=True):
