@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -115,9 +114,7 @@ async def tokenize(body: TokenizeRequest, core: Core) -> FastJSONResponse:
     model = core.model_for(kind, None)
     if body.inputs is not None:  # TEI shape, with offsets
         texts = as_text_list(body.inputs, "inputs")
-        core.check_count(len(texts), "inputs", core.settings.max_client_batch_size, "max_client_batch_size")
-        encoded = await asyncio.to_thread(model.tokenizer, texts, add_special_tokens=body.add_special_tokens,
-                                          return_offsets_mapping=True)
+        encoded = await core.tokenize(model, texts, special=body.add_special_tokens, offsets=True)
         special = set(model.tokenizer.all_special_ids)
         answer = []
         for text, ids, offsets in zip(texts, encoded["input_ids"], encoded["offset_mapping"], strict=True):
@@ -129,7 +126,7 @@ async def tokenize(body: TokenizeRequest, core: Core) -> FastJSONResponse:
     if value is None:
         raise BadRequest("missing text: send 'inputs' (TEI), 'prompt' (vLLM) or 'text'")
     texts = as_text_list(value, "prompt")
-    ids = await core.tokenize(model, texts, special=body.add_special_tokens)
+    ids = (await core.tokenize(model, texts, special=body.add_special_tokens))["input_ids"]
     if isinstance(value, str):
         return FastJSONResponse({"tokens": ids[0], "count": len(ids[0]), "max_model_len": model.max_length})
     return FastJSONResponse({"tokens": ids, "count": [len(x) for x in ids], "max_model_len": model.max_length})

@@ -262,9 +262,12 @@ class InferenceCore:
             raise BadRequest("max_length must be at least 2")
         return min(max_length, model.max_length)
 
-    async def tokenize(self, model: ServedModel, texts: list[str], *, special: bool = True) -> list[list[int]]:
+    async def tokenize(self, model: ServedModel, texts: list[str], *, special: bool = True,
+                       offsets: bool = False) -> Any:
+        """The tokenizer's encoding of ``texts`` (``input_ids``, and ``offset_mapping`` when asked)."""
         self.check_count(len(texts), "inputs", self.settings.max_client_batch_size, "max_client_batch_size")
-        return await asyncio.to_thread(lambda: model.tokenizer(texts, add_special_tokens=special)["input_ids"])
+        return await asyncio.to_thread(model.tokenizer, texts, add_special_tokens=special,
+                                       return_offsets_mapping=offsets)
 
     def token_strings(self, model: ServedModel, ids: Sequence[int]) -> list[str]:
         return [model.tokenizer.decode([int(i)]) for i in ids]
