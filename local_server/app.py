@@ -11,8 +11,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import time
-import uuid
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
@@ -25,16 +23,13 @@ from local_server import __version__
 from local_server.dialects import meta, openai, rerank, tei
 from local_server.dialects.common import FastJSONResponse
 from local_server.engine.core import InferenceCore, ModelLoadError
-from local_server.errors import ApiError, ModelNotReady, PayloadTooLarge, error_body
+from local_server.errors import ApiError, error_body
 from local_server.lifecycle import CancelOnDisconnect
 from local_server.metrics import Metrics
+from local_server.request_frame import RequestFrame
 from local_server.settings import Settings
 
 log = logging.getLogger("bge_local.app")
-access_log = logging.getLogger("bge_local.access")
-
-# Probes and metrics keep answering while the server drains.
-_ALWAYS_ANSWERED = {"/health", "/ready", "/live", "/health/live", "/metrics"}
 
 _STATUS_TYPES = {404: ("not_found_error", "route_not_found"), 405: ("invalid_request_error", "method_not_allowed")}
 
@@ -120,44 +115,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
         return FastJSONResponse(error_body(f"internal error: {type(exc).__name__}", "server_error", "internal_error"),
                                 status_code=500)
 
-    @app.middleware("http")
-    async def frame(request: Request, call_next) -> Response:
-        """Trailing slashes, body size limit, request id and metrics, for every route."""
-        scope = request.scope
-        path = scope["path"]
-        if len(path) > 1 and path.endswith("/"):
-            scope["path"] = path.rstrip("/") or "/"
-        if request.method == "POST" and b"json" not in request.headers.get("content-type", "").encode():
-            # curl -d and some SDKs send JSON without (or with the wrong) Content-Type: read it as JSON anyway;
-            # a body that is not JSON still gets a clear 400.
-            scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-            scope["headers"].append((b"content-type", b"application/json"))
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        refusal: ApiError | None = None
-        if app.state.draining and scope["path"] not in _ALWAYS_ANSWERED:
-            refusal = ModelNotReady("the server is shutting down; retry shortly (another instance may answer)",
-                                    code="shutting_down", headers={"Retry-After": "5", "Connection": "close"})
-        elif length and length.isdigit() and int(length) > settings.max_request_bytes:
-            refusal = PayloadTooLarge(f"request body of {length} bytes is larger than the limit of "
-                                      f"{settings.max_request_bytes} bytes (--max-request-bytes)",
-                                      code="body_too_large")
-        if refusal is not None:
-            response: Response = FastJSONResponse(refusal.body(), status_code=refusal.status, headers=refusal.headers)
-        else:
-            response = await call_next(request)
-        route = scope.get("route")
-        route_path = getattr(route, "path", "unmatched")
-        elapsed = time.perf_counter() - started
-        metrics.requests.labels(route_path, str(response.status_code)).inc()
-        metrics.latency.labels(route_path).observe(elapsed)
-        response.headers["X-Request-Id"] = request_id
-        # Method, route, status and time only: never bodies, never the Authorization header.
-        access_log.info("%s %s %d %.1fms", request.method, scope["path"], response.status_code, elapsed * 1000,
-                        extra={"request_id": request_id, "status": response.status_code, "route": route_path})
-        return response
-
+    app.add_middleware(RequestFrame, settings=settings, metrics=metrics, app_state=app.state)
     app.add_middleware(CancelOnDisconnect, on_cancel=lambda scope: metrics.disconnects.inc())
 
     if settings.cors_origins:

@@ -31,6 +31,8 @@ class Metrics:
                              ["model"], registry=r)
         self.oom_splits = Gauge("bge_local_oom_splits", "batches split after running out of device memory",
                                 ["model"], registry=r)
+        self.busy = Gauge("bge_local_forward_seconds", "seconds spent in forward passes, summed over replicas "
+                          "(its rate is the model's utilisation)", ["model"], registry=r)
         self.disconnects = Counter("bge_local_client_disconnects", "requests cancelled because the client left",
                                    registry=r)
 
@@ -47,6 +49,7 @@ class Metrics:
             self.queue_depth.labels(model.kind).set(model.batcher.queue_depth)
             self.dropped.labels(model.kind).set(model.batcher.stats.dropped)
             self.oom_splits.labels(model.kind).set(model.batcher.stats.oom_splits)
+            self.busy.labels(model.kind).set(model.batcher.stats.busy_s)
         try:
             import torch
 

@@ -49,6 +49,7 @@ class BatchStats:
     padded_tokens: int = 0
     oom_splits: int = 0
     dropped: int = 0  # inputs whose request went away before they ran
+    busy_s: float = 0.0  # time spent in forward passes, summed over replicas (utilisation = its rate)
     last_batch_sizes: list[int] = field(default_factory=list)
 
 
@@ -194,7 +195,11 @@ class Batcher:
         try:
             if self.fault_oom_above_tokens and width * len(items) > self.fault_oom_above_tokens:
                 raise RuntimeError("CUDA out of memory (injected by fault_oom_above_tokens)")
-            outputs = replica.forward([it.ids for it in items], needs)
+            started = time.perf_counter()
+            try:
+                outputs = replica.forward([it.ids for it in items], needs)
+            finally:
+                self.stats.busy_s += time.perf_counter() - started
         except Exception as exc:
             if is_out_of_memory(exc):
                 replica.release_memory()

@@ -201,12 +201,31 @@ def test_json_logs_carry_request_id_and_never_keys_or_bodies(tiny_models, tmp_pa
     assert any(e["status"] == 401 for e in access)
 
 
+def _series(text: str) -> dict[str, float]:
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
 def test_metrics_expose_the_promised_series(server):
-    httpx.post(server.url + "/v1/embeddings", json={"input": ["a", "b"]})
+    before = _series(httpx.get(server.url + "/metrics").text)
+    answer = httpx.post(server.url + "/v1/embeddings/", json={"input": ["a", "b"]})
+    assert answer.status_code == 200 and len(answer.headers["x-request-id"]) == 32
+    assert httpx.post(server.url + "/v2/nothing-here", json={}).status_code == 404
     text = httpx.get(server.url + "/metrics").text
     for series in ("bge_local_requests_total", "bge_local_request_seconds_bucket", "bge_local_queue_depth",
                    "bge_local_batch_size_bucket", "bge_local_tokens_total", "bge_local_ready 1.0"):
         assert series in text, series
+    after = _series(text)
+
+    def grew(name: str) -> float:
+        return after.get(name, 0.0) - before.get(name, 0.0)
+
+    # The trailing-slash request is counted under its route, the unknown path under "unmatched".
+    assert grew('bge_local_requests_total{route="/v1/embeddings",status="200"}') == 1
+    assert grew('bge_local_requests_total{route="unmatched",status="404"}') == 1
+    assert grew('bge_local_tokens_total{model="embedding"}') == 6  # <s> a </s>, <s> b </s>
+    assert grew('bge_local_forward_seconds{model="embedding"}') > 0
+    assert grew('bge_local_forward_seconds{model="reranker"}') == 0
 
 
 def test_docs_and_metrics_can_be_closed_and_cors_is_off_by_default(server, tiny_models, tmp_path):
