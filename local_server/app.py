@@ -115,8 +115,9 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
         return FastJSONResponse(error_body(f"internal error: {type(exc).__name__}", "server_error", "internal_error"),
                                 status_code=500)
 
-    app.add_middleware(RequestFrame, settings=settings, metrics=metrics, app_state=app.state)
     app.add_middleware(CancelOnDisconnect, on_cancel=lambda scope: metrics.disconnects.inc())
+    # Outermost of ours (added last): its body limit must see the body before CancelOnDisconnect buffers it.
+    app.add_middleware(RequestFrame, settings=settings, metrics=metrics, app_state=app.state)
 
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],

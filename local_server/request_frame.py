@@ -3,10 +3,15 @@
 - paths: a trailing slash is dropped (``/v1/embeddings/`` is ``/v1/embeddings``);
 - bodies: a POST without a JSON content type (``curl -d``, some SDKs) is read as JSON anyway;
 - refusals before any work: a draining server answers 503 ``shutting_down`` (probes and metrics
-  excepted), a declared body over ``max_request_bytes`` gets 413;
+  excepted), a body over ``max_request_bytes`` gets 413 — at once when its Content-Length says so, and as
+  soon as the limit is passed when it arrives chunked, so no body is ever buffered beyond the limit;
 - the ``X-Request-Id`` header (the client's, or a new one) on every answer, the request counter and
   latency histogram by route and status, and one access-log line: method, path, status and time,
-  never bodies or the Authorization header.
+  never bodies or the Authorization header. A request whose client left before any answer is logged
+  and counted with nginx's status 499.
+
+It must be the outermost of the project's middlewares, so that the body limit applies to whatever reads
+the body first (``CancelOnDisconnect`` reads it whole before the route runs).
 
 It is raw ASGI rather than Starlette's ``BaseHTTPMiddleware`` because that one re-wraps every request
 and response in extra tasks and streams, which costs measurable CPU per request at high request rates.
@@ -30,6 +35,10 @@ access_log = logging.getLogger("bge_local.access")
 ALWAYS_ANSWERED = frozenset({"/health", "/ready", "/live", "/health/live", "/metrics"})
 
 
+class _BodyTooLarge(Exception):
+    pass
+
+
 class RequestFrame:
     def __init__(self, app: Any, settings: Settings, metrics: Metrics, app_state: Any):
         self.app = app
@@ -51,7 +60,7 @@ class RequestFrame:
             scope["headers"].append((b"content-type", b"application/json"))
         request_id = headers.get(b"x-request-id", b"").decode("latin-1") or uuid.uuid4().hex
         started = time.perf_counter()
-        status = 500
+        status = 0
 
         async def send_with_id(message: dict) -> None:
             nonlocal status
@@ -60,14 +69,37 @@ class RequestFrame:
                 message["headers"] = [*message.get("headers", ()), (b"x-request-id", request_id.encode("latin-1"))]
             await send(message)
 
+        limit = self.settings.max_request_bytes
+        received = 0
+
+        async def receive_within_limit() -> dict:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return message
+
         try:
             refusal = self._refusal(path, headers.get(b"content-length", b""))
+            if refusal is None:
+                try:
+                    await self.app(scope, receive_within_limit, send_with_id)
+                except _BodyTooLarge:
+                    if status:
+                        raise
+                    refusal = PayloadTooLarge(f"request body is larger than the limit of {limit} bytes "
+                                              f"(--max-request-bytes)", code="body_too_large",
+                                              headers={"Connection": "close"})
             if refusal is not None:
                 response = FastJSONResponse(refusal.body(), status_code=refusal.status, headers=refusal.headers)
                 await response(scope, receive, send_with_id)
-            else:
-                await self.app(scope, receive, send_with_id)
+        except BaseException:
+            status = status or 500
+            raise
         finally:
+            status = status or 499  # the client went away before an answer started
             elapsed = time.perf_counter() - started
             route_path = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.requests.labels(route_path, str(status)).inc()

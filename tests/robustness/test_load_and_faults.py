@@ -143,6 +143,7 @@ def test_disconnected_clients_have_their_queued_work_dropped(slow_server):
             break
         batches = now
     assert _metric(url, "bge_local_client_disconnects_total") == 1
+    assert _metric(url, 'bge_local_requests_total{route="/v1/embeddings",status="499"}') == 1  # nginx's "client left"
     assert batches < len(SLOW_BODY["input"]) / 2, f"{batches} of the abandoned request's inputs still ran"
     started = time.monotonic()
     assert httpx.post(url + "/v1/embeddings", json={"input": "next"}, timeout=30).status_code == 200

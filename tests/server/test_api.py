@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 from support.server import ServerProcess
@@ -129,6 +131,23 @@ def test_client_batch_ceiling_is_413_with_the_limit(limited):
 def test_body_size_limit(limited):
     resp = httpx.post(limited.url + "/v1/embeddings", json={"input": "x" * 300_000})
     assert resp.status_code == 413 and "--max-request-bytes" in resp.json()["error"]["message"]
+
+
+def _chunked(body: bytes, size: int = 16_384):
+    for start in range(0, len(body), size):
+        yield body[start:start + size]
+
+
+def test_body_size_limit_holds_for_chunked_bodies(limited):
+    """No Content-Length to refuse up front: the server stops reading once the limit is passed."""
+    big = json.dumps({"input": "x" * 300_000}).encode()
+    json_type = {"content-type": "application/json"}
+    resp = httpx.post(limited.url + "/v1/embeddings", content=_chunked(big), headers=json_type)
+    assert "content-length" not in resp.request.headers and resp.request.headers["transfer-encoding"] == "chunked"
+    assert resp.status_code == 413 and "--max-request-bytes" in resp.json()["error"]["message"]
+    small = json.dumps({"input": ["chunked", "request"]}).encode()
+    resp = httpx.post(limited.url + "/v1/embeddings", content=_chunked(small, 7), headers=json_type)
+    assert resp.status_code == 200 and len(resp.json()["data"]) == 2
 
 
 def test_large_batches_are_split_inside_the_server(server):
