@@ -89,9 +89,7 @@ class RequestFrame:
                 except _BodyTooLarge:
                     if status:
                         raise
-                    refusal = PayloadTooLarge(f"request body is larger than the limit of {limit} bytes "
-                                              f"(--max-request-bytes)", code="body_too_large",
-                                              headers={"Connection": "close"})
+                    refusal = self._too_large("request body", headers={"Connection": "close"})
             if refusal is not None:
                 response = FastJSONResponse(refusal.body(), status_code=refusal.status, headers=refusal.headers)
                 await response(scope, receive, send_with_id)
@@ -112,8 +110,10 @@ class RequestFrame:
             return ModelNotReady("the server is shutting down; retry shortly (another instance may answer)",
                                  code="shutting_down", headers={"Retry-After": "5", "Connection": "close"})
         if length.isdigit() and int(length) > self.settings.max_request_bytes:
-            return PayloadTooLarge(f"request body of {length.decode()} bytes is larger than the limit of "
-                                   f"{self.settings.max_request_bytes} bytes (--max-request-bytes)",
-                                   code="body_too_large")
+            return self._too_large(f"request body of {length.decode()} bytes")
         return None
+
+    def _too_large(self, what: str, headers: dict[str, str] | None = None) -> PayloadTooLarge:
+        return PayloadTooLarge(f"{what} is larger than the limit of {self.settings.max_request_bytes} bytes "
+                               f"(--max-request-bytes)", code="body_too_large", headers=headers)
 
