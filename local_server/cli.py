@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import ipaddress
 import logging
 import sys
 
 from local_server import __version__
+from local_server.loopback import is_loopback_host
 
 # Subcommands that live in their own modules; each exposes ``register(subparsers)``.
 _PLUGGED = ("local_server.download", "local_server.doctor", "local_server.plugin_package")
@@ -39,11 +39,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _warn_if_exposed(host: str, has_key: bool) -> None:
     if has_key:
         return
-    try:
-        public = host in {"0.0.0.0", "::"} or not ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        public = host not in {"localhost"}
-    if public:
+    if not is_loopback_host(host):  # 0.0.0.0 and :: listen on every interface
         logging.getLogger("bge_local").warning(
             "SECURITY: serving on %s without an API key: anyone who can reach this port can use the models. "
             "Set --api-key (or BGE_LOCAL_API_KEY), or bind to 127.0.0.1.", host)

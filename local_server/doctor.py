@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import ipaddress
 import json
 import math
 import os
@@ -23,6 +22,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from local_server.loopback import is_loopback_host
 
 QUERY = "What is the capital of France?"
 DOCUMENTS = [
@@ -72,13 +73,7 @@ def normalise_url(url: str) -> str:
 
 
 def is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(urlsplit(url).hostname or "")
 
 
 # --- what to paste --------------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from pathlib import Path
 
 import pytest
+
+from local_server.loopback import is_loopback_host
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,13 +20,7 @@ def repo_root() -> Path:
 def _is_loopback(address) -> bool:
     if isinstance(address, str | bytes):  # AF_UNIX
         return True
-    host = address[0]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(address[0])
 
 
 @pytest.fixture
