@@ -35,7 +35,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def gpu_models() -> Path:
-    from local_server.test_models import make_test_models
+    from local_server.tools.test_models import make_test_models
 
     size = os.environ.get("BGE_LOCAL_GPU_TEST_SIZE", "small")
     target = CACHE / f"{size}-models"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from local_server.engine.runtime import EmbedNeeds, M3Runtime, RerankerRuntime
+from local_server.engine.runtime import M3Runtime, RerankerRuntime
+from local_server.engine.types import EmbedNeeds
 
 TEXTS = ["The capital of France is Paris.", "人工智能正在改变世界。", "Hello, world!",
          "Dense vectors capture meaning, sparse weights capture exact words. " * 40]

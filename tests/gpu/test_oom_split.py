@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from local_server.engine.batcher import Batcher
-from local_server.engine.runtime import EmbedNeeds, M3Runtime
+from local_server.engine.runtime import M3Runtime
+from local_server.engine.types import EmbedNeeds
 
 
 @pytest.fixture

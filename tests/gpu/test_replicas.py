@@ -8,7 +8,8 @@ import httpx
 import numpy as np
 from support.server import ServerProcess
 
-from local_server.engine.runtime import EmbedNeeds, M3Runtime
+from local_server.engine.runtime import M3Runtime
+from local_server.engine.types import EmbedNeeds
 
 TEXTS = [f"document number {i}: " + "retrieval augmented generation " * (1 + i % 7) for i in range(64)]
 
