@@ -55,7 +55,11 @@ class ServerProcess:
         self.proc = subprocess.Popen(self.command(), cwd=REPO, env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT)
         if self.wait_ready:
-            self.wait_until_ready()
+            try:
+                self.wait_until_ready()
+            except BaseException:
+                self.stop()  # `with` never reaches __exit__ when start() fails: never leave the process running
+                raise
         return self
 
     def wait_until_ready(self, timeout: float = 600.0) -> None:
