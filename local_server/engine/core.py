@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,6 @@ from local_server.engine.types import (
     RerankResult,
     ScoredDocument,
     ServedModel,
-    Token,
     Tokenized,
 )
 
@@ -35,10 +33,6 @@ if TYPE_CHECKING:  # the engine takes any object with these settings; config imp
     from local_server.config import Settings
 
 log = logging.getLogger("bge_local.core")
-
-# Tokenizing a 10 MB string to keep its first 8192 tokens wastes seconds: when truncating, cut the text
-# far beyond the point where the token limit falls (a token always covers at least one character).
-_CHARS_PER_TOKEN_BOUND = 12
 
 
 def sigmoid(x: float) -> float:
@@ -114,48 +108,11 @@ class InferenceCore:
         return min(max_length, model.max_length)
 
     # ---- tokenization ------------------------------------------------------------------------------
-    def _encode(self, model: ServedModel, texts: Sequence[str], *, max_length: int, truncate: bool,
-                special: bool = True) -> list[list[int]]:
-        if truncate:
-            limit = max_length * _CHARS_PER_TOKEN_BOUND
-            texts = [t[:limit] for t in texts]
-        encoded = model.tokenizer(
-            list(texts), add_special_tokens=special, truncation=truncate,
-            max_length=max_length if truncate else None,
-        )["input_ids"]
-        if not truncate:
-            for i, ids in enumerate(encoded):
-                if len(ids) > max_length:
-                    raise TooLarge(
-                        f"input {i} has {len(ids)} tokens, more than the limit of {max_length}; "
-                        "shorten it or let the server truncate (truncate: true)",
-                        code="input_too_long",
-                    )
-        return encoded
-
-    def _tokenize(self, model: ServedModel, texts: list[str], special: bool, offsets: bool) -> Tokenized:
-        tok = model.tokenizer
-        encoded = tok(texts, add_special_tokens=special, return_offsets_mapping=offsets)
-        ids = [list(x) for x in encoded["input_ids"]]
-        if not offsets:
-            return Tokenized(ids=ids)
-        specials = set(tok.all_special_ids)
-        tokens = [
-            [Token(id=i, text=tok.convert_ids_to_tokens(i) if i in specials else text[start:stop],
-                   special=i in specials, start=start, stop=stop)
-             for i, (start, stop) in zip(row, spans, strict=True)]
-            for text, row, spans in zip(texts, ids, encoded["offset_mapping"], strict=True)
-        ]
-        return Tokenized(ids=ids, tokens=tokens)
-
     async def tokenize(self, model: ServedModel, texts: list[str], *, special: bool = True,
                        offsets: bool = False) -> Tokenized:
         """Token ids of each text (no truncation); with ``offsets`` each token's text, span and kind."""
         self.check_count(len(texts), "inputs", self.settings.max_client_batch_size, "max_client_batch_size")
-        return await asyncio.to_thread(self._tokenize, model, texts, special, offsets)
-
-    def token_strings(self, model: ServedModel, ids: Sequence[int]) -> list[str]:
-        return [model.tokenizer.decode([int(i)]) for i in ids]
+        return await asyncio.to_thread(model.tokenizer.tokenize, texts, special=special, offsets=offsets)
 
     # ---- embeddings --------------------------------------------------------------------------------
     def check_dimensions(self, model: ServedModel, dimensions: int | None) -> int | None:
@@ -184,7 +141,7 @@ class InferenceCore:
         self.check_count(len(texts), "inputs", self.settings.max_client_batch_size, "max_client_batch_size")
         cut = self.check_dimensions(model, dimensions) if needs.dense else None
         limit = self._limit(model, max_length)
-        ids = await asyncio.to_thread(self._encode, model, texts, max_length=limit, truncate=truncate)
+        ids = await asyncio.to_thread(model.tokenizer.encode, texts, max_length=limit, truncate=truncate)
         vectors = await _gather(model.batcher.submit(ids, needs))
         if cut:
             for vec in vectors:
@@ -192,42 +149,16 @@ class InferenceCore:
                 vec.dense = dense / max(float(np.linalg.norm(dense)), 1e-12)
         by_token = None
         if sparse_tokens and needs.sparse:
-            by_token = [self.token_strings(model, list(v.sparse)) for v in vectors]
+            by_token = [model.tokenizer.token_strings(list(v.sparse)) for v in vectors]
         return EmbedResult(vectors=vectors, token_counts=[len(x) for x in ids], sparse_tokens=by_token)
 
     # ---- reranking ---------------------------------------------------------------------------------
-    def _pair_ids(self, model: ServedModel, pairs: Sequence[tuple[str, str]], *, max_length: int,
-                  truncate: bool) -> list[list[int]]:
-        """``<s> query </s></s> document </s>``, the query cut to 3/4 of the limit and the document to the rest
-        (FlagReranker's rule), so every query+document pair fits the model. Each distinct query is
-        tokenized once."""
-        tok = model.tokenizer
-        cls_id, sep_id = tok.cls_token_id, tok.sep_token_id
-        queries = list(dict.fromkeys(q for q, _ in pairs))
-        query_ids = dict(zip(queries, self._encode(model, queries, max_length=max_length * 3 // 4, truncate=True,
-                                                   special=False), strict=True))
-        doc_ids = self._encode(model, [d for _, d in pairs], max_length=max_length, truncate=truncate,
-                               special=False)
-        result = []
-        for i, ((query, _), d_ids) in enumerate(zip(pairs, doc_ids, strict=True)):
-            q_ids = query_ids[query]
-            room = max_length - len(q_ids) - 4
-            if len(d_ids) > room:
-                if not truncate:
-                    raise TooLarge(
-                        f"query and document {i} together have {len(q_ids) + len(d_ids) + 4} tokens, more than "
-                        f"the limit of {max_length}; shorten them or let the server truncate (truncate: true)",
-                        code="input_too_long")
-                d_ids = d_ids[:room]
-            result.append([cls_id, *q_ids, sep_id, sep_id, *d_ids, sep_id])
-        return result
-
     async def _logits(self, model: ServedModel, pairs: list[tuple[str, str]], *, truncate: bool,
                       max_length: int | None) -> tuple[list[float], int]:
         """Raw relevance logits of each (query, document) pair, and the pairs' total token count."""
         self.check_count(len(pairs), "documents", self.settings.max_rerank_documents, "max_rerank_documents")
         limit = self._limit(model, max_length)
-        ids = await asyncio.to_thread(self._pair_ids, model, pairs, max_length=limit, truncate=truncate)
+        ids = await asyncio.to_thread(model.tokenizer.encode_pairs, pairs, max_length=limit, truncate=truncate)
         logits = await _gather(model.batcher.submit(ids, None))
         return logits, sum(len(p) for p in ids)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
     from local_server.engine.batcher import Batcher
+    from local_server.engine.tokenization import ModelTokenizer
 
 EMBEDDING = "embedding"
 RERANKER = "reranker"
@@ -42,7 +43,7 @@ class ServedModel:
     path: str
     max_length: int
     batcher: Batcher
-    tokenizer: Any
+    tokenizer: ModelTokenizer  # thread-safe; the only way requests tokenize
     devices: list[str]
     dtype: str
     dimension: int | None = None

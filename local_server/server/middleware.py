@@ -19,8 +19,14 @@ the body first (``CancelOnDisconnect`` reads it whole before the route runs).
 It is raw ASGI rather than Starlette's ``BaseHTTPMiddleware`` because that one re-wraps every request
 and response in extra tasks and streams, which costs measurable CPU per request at high request rates.
 
-``CancelOnDisconnect``: when a client disconnects before its response starts, the handler is cancelled,
-which cancels its queued inputs (the batcher skips cancelled inputs), so abandoned work never runs.
+An error no handler took (a bug) is logged here once, with its traceback, and answered with the JSON 500;
+it goes no further, so neither Starlette nor uvicorn logs it again ("Exception in ASGI application").
+
+``CancelOnDisconnect`` reads each body whole before the route runs. A body holding text that is not valid
+Unicode (a lone surrogate, which JSON can smuggle as ``"\\ud800"``) is refused there with a 400 that names
+the field, for every route at once. Then, when a client disconnects before its response starts, the handler
+is cancelled, which cancels its queued inputs (the batcher skips cancelled inputs), so abandoned work never
+runs.
 """
 
 from __future__ import annotations
@@ -32,8 +38,16 @@ import uuid
 from typing import Any
 
 from local_server.config import Settings
-from local_server.server.errors import ApiError, ModelNotReady, PayloadTooLarge, error_response
+from local_server.server.errors import (
+    ApiError,
+    BadRequest,
+    ModelNotReady,
+    PayloadTooLarge,
+    error_response,
+    internal_error,
+)
 from local_server.server.metrics import Metrics
+from local_server.server.unicode_check import invalid_text_path
 
 access_log = logging.getLogger("bge_local.access")
 
@@ -90,12 +104,7 @@ class RequestFrame:
         try:
             refusal = self._refusal(path, headers.get(b"content-length", b""))
             if refusal is None:
-                try:
-                    await self.app(scope, receive_within_limit, send_with_id)
-                except _BodyTooLarge:
-                    if status:
-                        raise
-                    refusal = self._too_large("request body", headers={"Connection": "close"})
+                refusal = await self._route(scope, receive_within_limit, send_with_id, lambda: status != 0)
             if refusal is not None:
                 await error_response(refusal)(scope, receive, send_with_id)
         except BaseException:
@@ -109,6 +118,19 @@ class RequestFrame:
             self.metrics.latency.labels(route_path).observe(elapsed)
             access_log.info("%s %s %d %.1fms", method, path, status, elapsed * 1000,
                             extra={"request_id": request_id, "status": status, "route": route_path})
+
+    async def _route(self, scope: dict, receive: Any, send: Any, answered: Any) -> ApiError | None:
+        """Run the route; what to answer instead when it failed before its answer started."""
+        try:
+            await self.app(scope, receive, send)
+        except _BodyTooLarge:
+            if answered():
+                raise
+            return self._too_large("request body", headers={"Connection": "close"})
+        except Exception as exc:
+            error = internal_error(scope["method"], scope["path"], exc)
+            return None if answered() else error  # once an answer has started, nothing else can be sent
+        return None
 
     def _refusal(self, path: str, length: bytes) -> ApiError | None:
         if getattr(self.app_state, "draining", False) and path not in ALWAYS_ANSWERED:
@@ -132,14 +154,13 @@ class CancelOnDisconnect:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        messages = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            messages.append(message)
-            if not message.get("more_body", False):
-                break
+        messages = await _whole_body(receive)
+        if messages is None:
+            return  # the client left before its body arrived
+        refusal = _invalid_text(messages)
+        if refusal is not None:
+            await error_response(refusal)(scope, receive, send)
+            return
         disconnected = asyncio.Event()
         started = False
 
@@ -174,3 +195,23 @@ class CancelOnDisconnect:
                 raise
         finally:
             watcher.cancel()
+
+
+async def _whole_body(receive: Any) -> list[dict] | None:
+    """Every message of the request body; None when the client disconnects first."""
+    messages = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        messages.append(message)
+        if not message.get("more_body", False):
+            return messages
+
+
+def _invalid_text(messages: list[dict]) -> ApiError | None:
+    where = invalid_text_path(b"".join(m.get("body", b"") for m in messages))
+    if where is None:
+        return None
+    return BadRequest(f"'{where}' is not valid Unicode text: it holds a lone UTF-16 surrogate (such as \\ud800), "
+                      "which no real text contains; send the text as valid UTF-8", code="invalid_unicode")

@@ -76,7 +76,7 @@ def env_vars(name: str) -> dict[str, str]:
 
 def served_env_names() -> set[str]:
     """Every BGE_LOCAL_* variable `bge-local serve` reads."""
-    return {server_settings._env_name(f) for f in server_settings.Settings.__dataclass_fields__}
+    return {server_settings.env_name(f) for f in server_settings.Settings.model_fields}
 
 
 def run_cli(*argv: str) -> subprocess.CompletedProcess:

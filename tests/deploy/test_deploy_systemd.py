@@ -121,7 +121,7 @@ def env_lines() -> list[tuple[str, str, bool]]:
 
 
 def test_env_example_names_only_variables_something_reads():
-    served = {server_settings._env_name(f) for f in server_settings.Settings.__dataclass_fields__}
+    served = {server_settings.env_name(f) for f in server_settings.Settings.model_fields}
     unknown = {key for key, _, _ in env_lines()} - served - COMPOSE_ONLY - OTHER_KNOWN
     assert not unknown, f"env.example sets variables nothing reads: {unknown}"
     active = {key for key, _, commented in env_lines() if not commented}
