@@ -25,7 +25,7 @@ MODEL_ROUTES = [
 
 @pytest.fixture(scope="module")
 def limited(tiny_models, tmp_path_factory):
-    """Low limits, strict model names, an alias, and no cl100k_base file."""
+    """Low limits, strict model names, an alias, and an empty tiktoken cache."""
     empty = tmp_path_factory.mktemp("no-tiktoken")
     with ServerProcess(tiny_models, "--max-client-batch-size", "8", "--max-rerank-documents", "5",
                        "--max-request-bytes", "200000", "--strict-model-names", "--served-name", "my-embedder",
@@ -106,10 +106,14 @@ def test_default_mode_serves_unknown_names_with_the_routes_model(server):
     assert resp.status_code == 200 and resp.json()["model"] == "bge-m3"
 
 
-def test_token_arrays_without_cl100k_file_say_what_to_change(limited):
-    resp = httpx.post(limited.url + "/v1/embeddings", json={"input": [[9906, 1917]]})
-    assert resp.status_code == 400
-    assert "check_embedding_ctx_length=False" in resp.json()["error"]["message"]
+def test_token_arrays_need_no_tiktoken_cache(limited):
+    """The limited server's TIKTOKEN_CACHE_DIR is empty: cl100k_base ships with the server."""
+    from_ids = httpx.post(limited.url + "/v1/embeddings", json={"input": [[9906, 1917]]})
+    from_text = httpx.post(limited.url + "/v1/embeddings", json={"input": ["Hello world"]})
+    assert from_ids.status_code == 200, from_ids.text
+    assert from_ids.json()["data"][0]["embedding"] == from_text.json()["data"][0]["embedding"]
+    bad = httpx.post(limited.url + "/v1/embeddings", json={"input": [[9906, 100256]]})
+    assert bad.status_code == 400 and "100256" in bad.json()["error"]["message"]
 
 
 def test_token_arrays_are_decoded_with_cl100k(server):
