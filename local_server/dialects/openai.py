@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.common import Auth, Core, FastJSONResponse, embedder, encode_vector
 from local_server.engine.runtime import EmbedNeeds
-from local_server.errors import BadRequest
 from local_server.engine.token_ids import decode_token_arrays
+from local_server.errors import BadRequest
 
 router = APIRouter(tags=["OpenAI"], dependencies=[Auth])
 
