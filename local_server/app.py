@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from local_server import __version__
-from local_server.dialects import meta, openai, rerank, tei
+from local_server.dialects import cohere, meta, ollama, openai, rerank, tei, xinference
 from local_server.dialects.common import FastJSONResponse
 from local_server.engine.core import InferenceCore, ModelLoadError
 from local_server.errors import ApiError, error_body
@@ -123,7 +123,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
 
-    for module in (openai, tei, rerank, meta):
+    for module in (openai, tei, cohere, ollama, rerank, xinference, meta):
         app.include_router(module.router)
 
     if settings.metrics_enabled:

@@ -1,6 +1,8 @@
 """What every HTTP request goes through before and after its route, as one raw ASGI middleware.
 
-- paths: a trailing slash is dropped (``/v1/embeddings/`` is ``/v1/embeddings``);
+- paths: doubled slashes, a doubled ``/v1`` and a trailing slash are dropped (``//embed``, ``/v1/v1/embed``,
+  ``/v1/embeddings/``), and a per-model base URL (``/models/<name>/…``, see model_urls.py) is taken off and
+  remembered in the scope;
 - bodies: a POST without a JSON content type (``curl -d``, some SDKs) is read as JSON anyway;
 - refusals before any work: a draining server answers 503 ``shutting_down`` (probes and metrics
   excepted), a body over ``max_request_bytes`` gets 413 — at once when its Content-Length says so, and as
@@ -20,13 +22,15 @@ and response in extra tasks and streams, which costs measurable CPU per request 
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from typing import Any
 
 from local_server.dialects.common import FastJSONResponse
-from local_server.errors import ApiError, ModelNotReady, PayloadTooLarge
+from local_server.errors import ApiError, ModelNotReady, NotFound, PayloadTooLarge
 from local_server.metrics import Metrics
+from local_server.model_urls import PREFIX, SCOPE_KEY, split_model_prefix
 from local_server.settings import Settings
 
 access_log = logging.getLogger("bge_local.access")
@@ -37,6 +41,19 @@ ALWAYS_ANSWERED = frozenset({"/health", "/ready", "/live", "/health/live", "/met
 
 class _BodyTooLarge(Exception):
     pass
+
+
+_SLASHES = re.compile(r"//+")
+
+
+def normal_path(path: str) -> str:
+    """One route per path however a client glued it: doubled slashes collapse (``//embed``, ``/v1//x``: a
+    trailing slash on a pasted URL), a doubled ``/v1`` collapses (``/v1/v1/x``: clients that append ``/v1`` to a
+    pasted ``…/v1``), and a trailing slash is dropped."""
+    path = _SLASHES.sub("/", path)
+    while path.startswith("/v1/v1/") or path == "/v1/v1":
+        path = path[3:]
+    return path.rstrip("/") or "/"
 
 
 class RequestFrame:
@@ -50,9 +67,18 @@ class RequestFrame:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"]
-        if len(path) > 1 and path.endswith("/"):
-            scope["path"] = path = path.rstrip("/") or "/"
+        path, pinned = normal_path(scope["path"]), None
+        if path.startswith(PREFIX) and getattr(self.app_state.core, "ready", False):
+            try:
+                found = split_model_prefix(path, self.app_state.core)
+            except NotFound as exc:
+                pinned = exc
+            else:
+                if found is not None:
+                    model, prefix, rest = found
+                    scope[SCOPE_KEY] = (model, prefix)
+                    path = normal_path(rest)
+        scope["path"] = path
         headers = dict(scope["headers"])  # lower-cased names; for a repeated header the last one wins
         method = scope["method"]
         if method == "POST" and b"json" not in headers.get(b"content-type", b""):
@@ -82,7 +108,7 @@ class RequestFrame:
             return message
 
         try:
-            refusal = self._refusal(path, headers.get(b"content-length", b""))
+            refusal = pinned or self._refusal(path, headers.get(b"content-length", b""))
             if refusal is None:
                 try:
                     await self.app(scope, receive_within_limit, send_with_id)

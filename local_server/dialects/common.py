@@ -6,15 +6,17 @@ import base64
 import hmac
 import time
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import numpy as np
 import orjson
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 
+from local_server.engine import names
 from local_server.engine.core import EMBEDDING, RERANKER, InferenceCore, ServedModel
-from local_server.errors import BadRequest, Unauthorized
+from local_server.errors import BadRequest, ModelNotReady, NotFound, Unauthorized
+from local_server.model_urls import SCOPE_KEY, ScopedCore
 
 
 class FastJSONResponse(JSONResponse):
@@ -25,7 +27,13 @@ class FastJSONResponse(JSONResponse):
 
 
 def get_core(request: Request) -> InferenceCore:
-    return request.app.state.core
+    """The core, or under a per-model base URL (``/models/<name>/…``) the core as seen from it."""
+    core = request.app.state.core
+    pinned = request.scope.get(SCOPE_KEY)
+    if pinned is None:
+        return core
+    model, prefix = pinned
+    return cast(InferenceCore, ScopedCore(core, model, prefix))  # the same interface, one model in it
 
 
 def require_key(request: Request) -> None:
@@ -91,3 +99,21 @@ def new_id(prefix: str) -> str:
 
 def now() -> int:
     return int(time.time())
+
+
+def model_named(core: InferenceCore, requested: str | None) -> ServedModel:
+    """The served model a bare name means, whatever its kind (Xinference's and Ollama's look-ups by name).
+
+    Lenient like every route: a name that matches nothing is the only served model when there is one (not in
+    strict mode); with two models it is a 404 that lists them."""
+    if not core.ready:
+        raise ModelNotReady(core.load_error or "models are still loading; retry in a few seconds",
+                            headers={"Retry-After": "5"})
+    served = core.served_models()
+    for model in served:
+        if requested and names.matches(requested, model.names):
+            return model
+    if len(served) == 1 and not core.settings.strict_model_names:
+        return served[0]
+    listed = ", ".join(f"{m.name} ({m.kind})" for m in served)
+    raise NotFound(f"model {requested!r} is not served here; served: {listed}", code="model_not_found")

@@ -9,10 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from local_server import __version__
 from local_server.dialects.common import Auth, Core, FastJSONResponse, as_text_list, now
+from local_server.dialects.xinference import MODEL_TYPES
 from local_server.engine.core import EMBEDDING, InferenceCore, ServedModel
 from local_server.errors import BadRequest, ModelNotReady
 
 router = APIRouter(tags=["Server"])
+
+COHERE_META = {"api_version": {"version": "1"}}
 
 
 def gpu_memory() -> list[dict[str, Any]]:
@@ -66,8 +69,10 @@ async def live() -> FastJSONResponse:
 
 
 @router.get("/info", response_class=FastJSONResponse, dependencies=[Auth])
+@router.get("/v1/info", response_class=FastJSONResponse, include_in_schema=False, dependencies=[Auth])
 async def info(core: Core, request: Request) -> FastJSONResponse:
-    """TEI's /info. With both models served it describes the embedder and lists both under ``models``."""
+    """TEI's /info. With both models served it describes the embedder and lists both under ``models``; under a
+    per-model base URL (``/models/<name>/info``) it describes that model, as a one-model TEI server does."""
     if not core.ready:
         raise ModelNotReady("models are still loading", headers={"Retry-After": "5"})
     main = core.embedder or core.reranker
@@ -92,7 +97,9 @@ async def list_models(core: Core) -> FastJSONResponse:
     for model in core.served_models():
         for name in model.names:
             data.append({"id": name, "object": "model", "created": created, "owned_by": "bge-local",
-                         "type": model.kind, "root": model.name, "max_model_len": model.max_length})
+                         "type": model.kind, "root": model.name, "max_model_len": model.max_length,
+                         # Xinference's fields, which RAGFlow main's model list reads
+                         "model_type": MODEL_TYPES[model.kind], "context_length": model.max_length})
     return FastJSONResponse({"object": "list", "data": data})
 
 
@@ -101,7 +108,8 @@ class TokenizeRequest(BaseModel):
 
     inputs: str | list[str] | None = Field(default=None, description="TEI: answer is a bare list of token lists")
     prompt: str | list[str] | None = Field(default=None, description="vLLM: answer is {tokens, count}")
-    text: str | list[str] | None = None
+    text: str | None = Field(default=None, description="Cohere: answer is {tokens, token_strings}, no special "
+                                                       "tokens; the token strings join back into the text")
     input: str | list[str] | None = None
     add_special_tokens: bool = True
     model: str | None = None
@@ -122,11 +130,30 @@ async def tokenize(body: TokenizeRequest, core: Core) -> FastJSONResponse:
                             else text[start:stop], "special": i in special, "start": start, "stop": stop}
                            for i, (start, stop) in zip(ids, offsets, strict=True)])
         return FastJSONResponse(answer)
-    value = next((v for v in (body.prompt, body.text, body.input) if v is not None), None)
+    if body.text is not None and body.prompt is None:  # Cohere
+        ids, pieces = await core.token_pieces(model, body.text)
+        return FastJSONResponse({"tokens": ids, "token_strings": pieces, "meta": COHERE_META})
+    value = next((v for v in (body.prompt, body.input) if v is not None), None)
     if value is None:
-        raise BadRequest("missing text: send 'inputs' (TEI), 'prompt' (vLLM) or 'text'")
+        raise BadRequest("missing text: send 'inputs' (TEI), 'prompt' (vLLM) or 'text' (Cohere)")
     texts = as_text_list(value, "prompt")
     ids = (await core.tokenize(model, texts, special=body.add_special_tokens))["input_ids"]
     if isinstance(value, str):
         return FastJSONResponse({"tokens": ids[0], "count": len(ids[0]), "max_model_len": model.max_length})
     return FastJSONResponse({"tokens": ids, "count": [len(x) for x in ids], "max_model_len": model.max_length})
+
+
+class DetokenizeRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    tokens: list[int] = Field(description="token ids of the model (Cohere, vLLM)")
+    model: str | None = None
+
+
+@router.post("/detokenize", response_class=FastJSONResponse, dependencies=[Auth])
+@router.post("/v1/detokenize", response_class=FastJSONResponse, include_in_schema=False, dependencies=[Auth])
+async def detokenize(body: DetokenizeRequest, core: Core) -> FastJSONResponse:
+    """Cohere reads ``text``, vLLM ``prompt``: both are given."""
+    kind = EMBEDDING if core.embedder is not None else "reranker"
+    text = core.detokenize(core.model_for(kind, None), body.tokens)
+    return FastJSONResponse({"text": text, "prompt": text, "meta": COHERE_META})

@@ -64,7 +64,6 @@ def _dimensions(body: EmbeddingRequest, width: int, allow_truncation: bool) -> i
 
 @router.post("/v1/embeddings", response_class=FastJSONResponse)
 @router.post("/embeddings", response_class=FastJSONResponse, include_in_schema=False)
-@router.post("/v1/v1/embeddings", response_class=FastJSONResponse, include_in_schema=False)
 async def create_embeddings(body: EmbeddingRequest, core: Core) -> FastJSONResponse:
     model = embedder(core, body.model)
     cut = _dimensions(body, model.dimension or 0, core.settings.allow_dimension_truncation)

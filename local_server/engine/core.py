@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from local_server.engine import names
 from local_server.engine.batcher import Batcher
 from local_server.engine.runtime import EmbeddingVectors, EmbedNeeds, M3Runtime, RerankerRuntime, Runtime
@@ -272,12 +274,44 @@ class InferenceCore:
     def token_strings(self, model: ServedModel, ids: Sequence[int]) -> list[str]:
         return [model.tokenizer.decode([int(i)]) for i in ids]
 
+    def _encode_keeping_end(self, model: ServedModel, texts: Sequence[str], *, max_length: int,
+                            truncate: bool = True) -> list[list[int]]:
+        """Like ``_encode`` with truncation, but a too-long input loses its beginning instead of its end."""
+        tok = model.tokenizer
+        room = max(max_length - 2, 0)  # <s> … </s>, as in _pair_ids
+        tails = [t[-max_length * _CHARS_PER_TOKEN_BOUND:] for t in texts]
+        return [[tok.cls_token_id, *(ids[-room:] if room else []), tok.sep_token_id]
+                for ids in tok(tails, add_special_tokens=False)["input_ids"]]
+
+    async def token_pieces(self, model: ServedModel, text: str) -> tuple[list[int], list[str]]:
+        """The ids of ``text`` without special tokens, and for each the piece of ``text`` from its start to the
+        next token's start: the pieces join back into ``text`` exactly (Cohere's ``token_strings``, which
+        clients re-join into the text they embed)."""
+        encoded = await asyncio.to_thread(model.tokenizer, text, add_special_tokens=False,
+                                          return_offsets_mapping=True)
+        ids, offsets = list(encoded["input_ids"]), encoded["offset_mapping"]
+        starts: list[int] = []
+        for start, _ in offsets:
+            starts.append(0 if not starts else max(start, starts[-1]))
+        ends = [*starts[1:], len(text)]
+        return ids, [text[a:b] for a, b in zip(starts, ends, strict=True)]
+
+    def detokenize(self, model: ServedModel, ids: Sequence[int]) -> str:
+        """The text of token ids (special tokens included when given)."""
+        size = len(model.tokenizer)
+        bad = [i for i in ids if not 0 <= int(i) < size]
+        if bad:
+            raise BadRequest(f"token id {bad[0]} is not in {model.name}'s vocabulary (0..{size - 1})")
+        return model.tokenizer.decode([int(i) for i in ids], clean_up_tokenization_spaces=False)
+
     # ---- the two tasks -----------------------------------------------------------------------------
     async def embed(self, model: ServedModel, texts: list[str], needs: EmbedNeeds, *, truncate: bool = True,
-                    max_length: int | None = None) -> EmbedResult:
+                    max_length: int | None = None, drop: str = "end") -> EmbedResult:
+        """``drop``: which end of a too-long input truncation removes ("start": Cohere's truncate=START)."""
         self.check_count(len(texts), "inputs", self.settings.max_client_batch_size, "max_client_batch_size")
         limit = self._limit(model, max_length)
-        ids = await asyncio.to_thread(self._encode, model, texts, max_length=limit, truncate=truncate)
+        encode = self._encode_keeping_end if truncate and drop == "start" else self._encode
+        ids = await asyncio.to_thread(encode, model, texts, max_length=limit, truncate=truncate)
         vectors = await _gather(model.batcher.submit(ids, needs))
         return EmbedResult(vectors=vectors, token_counts=[len(x) for x in ids], model=model.name)
 
@@ -326,6 +360,26 @@ class InferenceCore:
         if top_n is not None and top_n > 0:
             ranked = ranked[:top_n]
         return RerankResult(results=ranked, total_tokens=sum(counts), model=model.name, pair_tokens=counts)
+
+
+QUANTIZED_TYPES = ("int8", "uint8", "binary", "ubinary")
+
+
+def quantize(vectors: np.ndarray, kind: str) -> np.ndarray:
+    """Float vectors ``(n, dim)`` in Cohere's compact embedding types.
+
+    int8: each vector scaled so that its largest component is ±127, then rounded (the direction, hence cosine
+    similarity, is kept); uint8: int8 + 128. ubinary: one bit per dimension, 1 where the value is positive,
+    8 dimensions per byte, first dimension in the most significant bit; binary: those bytes minus 128.
+    """
+    if kind in ("int8", "uint8"):
+        scale = np.maximum(np.abs(vectors).max(axis=1, keepdims=True), 1e-12)
+        q = np.clip(np.rint(vectors / scale * 127), -128, 127).astype(np.int16)
+        return q if kind == "int8" else q + 128
+    if kind in ("binary", "ubinary"):
+        bits = np.packbits(vectors > 0, axis=1).astype(np.int16)
+        return bits if kind == "ubinary" else bits - 128
+    raise ValueError(f"unknown quantized type {kind!r}")
 
 
 async def _gather(futures: list[Future]) -> list[Any]:
