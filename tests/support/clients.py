@@ -379,6 +379,47 @@ def ragflow_embedding(provider: str, version: str) -> Callable[[str, str, str, l
     return drive
 
 
+def _ragflow_rerank_endpoint(provider: str, url: str, key: str) -> tuple[str, dict[str, str]]:
+    json_ = {"Content-Type": "application/json"}
+    if provider == "OpenAI-API-Compatible":  # the path is kept from 0.24 on
+        base = url.strip().rstrip("/")
+        endpoint = base if "/rerank" in url else urljoin(base + "/", "rerank")
+        return endpoint, {**json_, "Authorization": f"Bearer {key}"}
+    if provider == "LocalAI":  # urljoin with an absolute path: host-root /rerank
+        return (url if "/rerank" in url else urljoin(url, "/rerank")), {**json_, "Authorization": f"Bearer {key}"}
+    if provider == "Xinference":  # host-root /v1/rerank; the key "x" sends none
+        endpoint = url
+        if "/v1" not in endpoint:
+            endpoint = urljoin(endpoint, "/v1/rerank")
+        if "/rerank" not in endpoint:
+            endpoint = urljoin(endpoint, "/v1/rerank")
+        return endpoint, {**json_, "accept": "application/json",
+                          **({"Authorization": f"Bearer {key}"} if key and key != "x" else {})}
+    if provider == "GPUStack":
+        return str(URL(url) / "v1" / "rerank"), {"accept": "application/json", "content-type": "application/json",
+                                                 "authorization": f"Bearer {key}"}
+    raise KeyError(provider)
+
+
+def _ragflow_tei_rerank(url: str, version: str, query: str, docs: list[str]) -> Scores:
+    """RAGFlow's HuggingFace rerank: ``http://<url>/rerank`` up to 0.25; later it adds http:// only when missing."""
+    if version < "0.26":
+        endpoint = f"http://{url}/rerank"
+    else:
+        endpoint = url.rstrip("/")
+        if not endpoint.startswith(("http://", "https://")):
+            endpoint = f"http://{endpoint}"
+        if not endpoint.endswith("/rerank"):
+            endpoint += "/rerank"
+    scores: Scores = {}
+    for start in range(0, len(docs), 8):  # batches of 8, no Authorization header
+        answer = _ok(requests.post(endpoint, headers={"Content-Type": "application/json"}, timeout=30,
+                                   json={"query": query, "texts": docs[start:start + 8], "raw_scores": False,
+                                         "truncate": True}), f"POST {endpoint}")
+        scores.update({item["index"] + start: item["score"] for item in answer})
+    return scores
+
+
 def ragflow_rerank(provider: str, version: str) -> Callable[[str, str, str, str, list[str]], Scores]:
     def drive(url: str, key: str, model: str, query: str, docs: list[str]) -> Scores:
         body: dict[str, Any] = {"model": model, "query": query, "documents": docs, "top_n": len(docs)}
@@ -388,45 +429,12 @@ def ragflow_rerank(provider: str, version: str) -> Callable[[str, str, str, str,
                 key = "x"  # the provider service fills an empty VLLM key in
             answer = _cohere526_post(base, "rerank", key, {**body, "return_documents": False})
             return {r["index"]: r["relevance_score"] for r in answer["results"]}
-        if provider == "OpenAI-API-Compatible":
-            endpoint = url.strip().rstrip("/") if "/rerank" in url else urljoin(url.strip().rstrip("/") + "/",
-                                                                                  "rerank")
-            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
-        elif provider == "LocalAI":
-            endpoint = url if "/rerank" in url else urljoin(url, "/rerank")
-            headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
-        elif provider == "Xinference":
-            endpoint = url
-            if "/v1" not in endpoint:
-                endpoint = urljoin(endpoint, "/v1/rerank")
-            if "/rerank" not in endpoint:
-                endpoint = urljoin(endpoint, "/v1/rerank")
-            headers = {"Content-Type": "application/json", "accept": "application/json",
-                       **({"Authorization": f"Bearer {key}"} if key and key != "x" else {})}
+        if provider == "HuggingFace":
+            return _ragflow_tei_rerank(url, version, query, docs)
+        endpoint, headers = _ragflow_rerank_endpoint(provider, url, key)
+        if provider == "Xinference":
             body = {"model": model, "query": query, "return_documents": "true", "return_len": "true",
                     "documents": docs}
-        elif provider == "GPUStack":
-            endpoint = str(URL(url) / "v1" / "rerank")
-            headers = {"accept": "application/json", "content-type": "application/json",
-                       "authorization": f"Bearer {key}"}
-        elif provider == "HuggingFace":
-            if version < "0.26":
-                endpoint = f"http://{url}/rerank"
-            else:
-                endpoint = url.rstrip("/")
-                if not endpoint.startswith(("http://", "https://")):
-                    endpoint = f"http://{endpoint}"
-                if not endpoint.endswith("/rerank"):
-                    endpoint += "/rerank"
-            scores: Scores = {}
-            for start in range(0, len(docs), 8):
-                answer = _ok(requests.post(endpoint, headers={"Content-Type": "application/json"}, timeout=30,
-                                           json={"query": query, "texts": docs[start:start + 8], "raw_scores": False,
-                                                 "truncate": True}), f"POST {endpoint}")
-                scores.update({item["index"] + start: item["score"] for item in answer})
-            return scores
-        else:
-            raise KeyError(provider)
         answer = _ok(requests.post(endpoint, headers=headers, json=body, timeout=30), f"POST {endpoint}")
         if "results" not in answer:
             raise ClientFailed("no 'results': RAGFlow would score every document 0")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from local_server.tools.doctor import paste
 from support.server import REPO
+
+from local_server.tools.doctor import paste
 
 
 def test_readme_and_ragflow_doc_are_up_to_date_with_the_generator():
@@ -11,8 +12,7 @@ def test_readme_and_ragflow_doc_are_up_to_date_with_the_generator():
         text = path.read_text()
         for name, block in paste.generated_blocks(path.name).items():
             assert block in text, (
-                f"{path.relative_to(REPO)} is out of date ({name}): run `python -m local_server.tools.doctor.paste "
-                "--write` to regenerate it"
+                f"{path.relative_to(REPO)} is out of date ({name}): run `bge-local doctor --write-docs`"
             )
 
 

@@ -12,7 +12,7 @@ a path below ``/models/<id>``; OpenAI's and Xinference's ``GET /v1/models/<id>``
 plain ``GET /models`` (the model list) and ``GET /models/<name>`` (one model's description) keep working.
 Names match leniently, as in request bodies (``BAAI/bge-m3``, ``BGE-M3``, ``bge-m3:latest``).
 
-The request frame strips the prefix before routing and records the model in the ASGI scope; the ``Core``
+The request frame (middleware.py) strips the prefix before routing and records the model in the ASGI scope; the ``Core``
 dependency then hands the routes a ``ScopedCore``, the core as seen from that URL.
 """
 
@@ -21,8 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 from local_server.engine import names
-from local_server.engine.core import InferenceCore, ServedModel
-from local_server.errors import NotFound
+from local_server.engine.core import InferenceCore
+from local_server.engine.errors import ModelNotServed, NotReady
+from local_server.engine.types import EMBEDDING, ServedModel
+from local_server.server.errors import NotFound
 
 PREFIX = "/models/"
 SCOPE_KEY = "bge_local.model_url"  # (model name, prefix) in the ASGI scope
@@ -71,11 +73,16 @@ class ScopedCore:
 
     @property
     def embedder(self) -> ServedModel | None:
-        return self._model if self._model.kind == "embedding" else None
+        return self._model if self._model.kind == EMBEDDING else None
 
     @property
     def reranker(self) -> ServedModel | None:
-        return self._model if self._model.kind != "embedding" else None
+        return self._model if self._model.kind != EMBEDDING else None
+
+    def any_model(self) -> ServedModel:
+        if not self._core.ready:
+            raise NotReady(self._core.load_error or "models are still loading", retry_after_s=5)
+        return self._model
 
     def served_models(self) -> list[ServedModel]:
         return [self._model]
@@ -84,6 +91,5 @@ class ScopedCore:
         if kind != self._model.kind:
             other = next((m for m in self._core.served_models() if m.kind == kind), None)
             where = f"; send these requests to {model_url(other.name)}" if other else ""
-            raise NotFound(f"{self.prefix} serves the {self._model.kind} model {self._model.name} only{where}",
-                           code="model_not_found")
+            raise ModelNotServed(f"{self.prefix} serves the {self._model.kind} model {self._model.name} only{where}")
         return self._core.model_for(kind, requested)

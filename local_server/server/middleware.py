@@ -1,4 +1,7 @@
-"""What every HTTP request goes through before and after its route, as one raw ASGI middleware.
+"""The two raw-ASGI middlewares every request goes through: ``RequestFrame`` (outermost) and
+``CancelOnDisconnect``.
+
+``RequestFrame``: what every HTTP request goes through before and after its route.
 
 - paths: doubled slashes, a doubled ``/v1`` and a trailing slash are dropped (``//embed``, ``/v1/v1/embed``,
   ``/v1/embeddings/``), and a per-model base URL (``/models/<name>/…``, see model_urls.py) is taken off and
@@ -17,21 +20,24 @@ the body first (``CancelOnDisconnect`` reads it whole before the route runs).
 
 It is raw ASGI rather than Starlette's ``BaseHTTPMiddleware`` because that one re-wraps every request
 and response in extra tasks and streams, which costs measurable CPU per request at high request rates.
+
+``CancelOnDisconnect``: when a client disconnects before its response starts, the handler is cancelled,
+which cancels its queued inputs (the batcher skips cancelled inputs), so abandoned work never runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
 import uuid
 from typing import Any
 
-from local_server.dialects.common import FastJSONResponse
-from local_server.errors import ApiError, ModelNotReady, NotFound, PayloadTooLarge
-from local_server.metrics import Metrics
-from local_server.model_urls import PREFIX, SCOPE_KEY, split_model_prefix
-from local_server.settings import Settings
+from local_server.config import Settings
+from local_server.server.errors import ApiError, ModelNotReady, NotFound, PayloadTooLarge, error_response
+from local_server.server.metrics import Metrics
+from local_server.server.model_urls import PREFIX, SCOPE_KEY, split_model_prefix
 
 access_log = logging.getLogger("bge_local.access")
 
@@ -67,18 +73,8 @@ class RequestFrame:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path, pinned = normal_path(scope["path"]), None
-        if path.startswith(PREFIX) and getattr(self.app_state.core, "ready", False):
-            try:
-                found = split_model_prefix(path, self.app_state.core)
-            except NotFound as exc:
-                pinned = exc
-            else:
-                if found is not None:
-                    model, prefix, rest = found
-                    scope[SCOPE_KEY] = (model, prefix)
-                    path = normal_path(rest)
-        scope["path"] = path
+        unknown_model = self._route_path(scope)
+        path = scope["path"]
         headers = dict(scope["headers"])  # lower-cased names; for a repeated header the last one wins
         method = scope["method"]
         if method == "POST" and b"json" not in headers.get(b"content-type", b""):
@@ -108,7 +104,7 @@ class RequestFrame:
             return message
 
         try:
-            refusal = pinned or self._refusal(path, headers.get(b"content-length", b""))
+            refusal = unknown_model or self._refusal(path, headers.get(b"content-length", b""))
             if refusal is None:
                 try:
                     await self.app(scope, receive_within_limit, send_with_id)
@@ -117,8 +113,7 @@ class RequestFrame:
                         raise
                     refusal = self._too_large("request body", headers={"Connection": "close"})
             if refusal is not None:
-                response = FastJSONResponse(refusal.body(), status_code=refusal.status, headers=refusal.headers)
-                await response(scope, receive, send_with_id)
+                await error_response(refusal)(scope, receive, send_with_id)
         except BaseException:
             status = status or 500
             raise
@@ -130,6 +125,23 @@ class RequestFrame:
             self.metrics.latency.labels(route_path).observe(elapsed)
             access_log.info("%s %s %d %.1fms", method, path, status, elapsed * 1000,
                             extra={"request_id": request_id, "status": status, "route": route_path})
+
+    def _route_path(self, scope: dict) -> ApiError | None:
+        """Normalise ``scope["path"]`` and take a per-model prefix off it (recorded in the scope); an unknown
+        model name is returned as the error to answer."""
+        path = normal_path(scope["path"])
+        if path.startswith(PREFIX) and getattr(self.app_state.core, "ready", False):
+            try:
+                found = split_model_prefix(path, self.app_state.core)
+            except NotFound as exc:
+                scope["path"] = path
+                return exc
+            if found is not None:
+                model, prefix, rest = found
+                scope[SCOPE_KEY] = (model, prefix)
+                path = normal_path(rest)
+        scope["path"] = path
+        return None
 
     def _refusal(self, path: str, length: bytes) -> ApiError | None:
         if getattr(self.app_state, "draining", False) and path not in ALWAYS_ANSWERED:
@@ -143,3 +155,55 @@ class RequestFrame:
         return PayloadTooLarge(f"{what} is larger than the limit of {self.settings.max_request_bytes} bytes "
                                f"(--max-request-bytes)", code="body_too_large", headers=headers)
 
+
+class CancelOnDisconnect:
+    def __init__(self, app: Any, on_cancel: Any = None):
+        self.app = app
+        self.on_cancel = on_cancel
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        messages = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            messages.append(message)
+            if not message.get("more_body", False):
+                break
+        disconnected = asyncio.Event()
+        started = False
+
+        async def replay() -> dict:
+            if messages:
+                return messages.pop(0)
+            await disconnected.wait()
+            return {"type": "http.disconnect"}
+
+        async def tracked_send(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        task = asyncio.ensure_future(self.app(scope, replay, tracked_send))
+
+        async def watch() -> None:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                disconnected.set()
+                if not started and not task.done():
+                    task.cancel()
+                    if self.on_cancel is not None:
+                        self.on_cancel(scope)
+
+        watcher = asyncio.ensure_future(watch())
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not disconnected.is_set():
+                raise
+        finally:
+            watcher.cancel()
