@@ -55,7 +55,11 @@ class ServerProcess:
         self.proc = subprocess.Popen(self.command(), cwd=REPO, env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT)
         if self.wait_ready:
-            self.wait_until_ready()
+            try:
+                self.wait_until_ready()
+            except BaseException:
+                self.stop()  # never leave a server behind when start-up fails or times out
+                raise
         return self
 
     def wait_until_ready(self, timeout: float = 180.0) -> None:
