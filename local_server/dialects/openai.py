@@ -49,7 +49,6 @@ def _texts(body: EmbeddingRequest) -> list[str]:
 
 @router.post("/v1/embeddings", response_class=FastJSONResponse)
 @router.post("/embeddings", response_class=FastJSONResponse, include_in_schema=False)
-@router.post("/v1/v1/embeddings", response_class=FastJSONResponse, include_in_schema=False)
 async def create_embeddings(body: EmbeddingRequest, core: Core) -> FastJSONResponse:
     model = core.model_for(EMBEDDING, body.model)
     needs = EmbedNeeds(dense=body.return_dense, sparse=body.return_sparse or body.return_sparse_tokens,

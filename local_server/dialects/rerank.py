@@ -1,6 +1,6 @@
 """Rerank in every shape clients send, on every path they build.
 
-``/rerank``, ``/v1/rerank``, ``/v2/rerank`` and ``/v1/v1/rerank`` answer both bodies:
+``/rerank``, ``/v1/rerank``, ``/v2/rerank`` (and ``/api/rerank``, Dify's Ollama plugin) answer both bodies:
 - Jina / Cohere / vLLM / Xinference: ``{"query", "documents", "top_n", "return_documents"}`` →
   ``{"id", "model", "results": [{"index", "relevance_score", "document"?}], "usage"}``;
 - TEI: ``{"query", "texts", "raw_scores", "return_text", "truncate"}`` → bare ``[{"index", "score", "text"?}]``.
@@ -50,7 +50,7 @@ class ScoreRequest(BaseModel):
 @router.post("/v1/rerank", response_class=FastJSONResponse)
 @router.post("/rerank", response_class=FastJSONResponse, include_in_schema=False)
 @router.post("/v2/rerank", response_class=FastJSONResponse, include_in_schema=False)
-@router.post("/v1/v1/rerank", response_class=FastJSONResponse, include_in_schema=False)
+@router.post("/api/rerank", response_class=FastJSONResponse, include_in_schema=False)
 async def rerank(body: RerankRequest, core: Core) -> FastJSONResponse:
     if (body.documents is None) == (body.texts is None):
         raise BadRequest("send the documents as 'documents' (Jina/Cohere) or as 'texts' (TEI), exactly one of them")

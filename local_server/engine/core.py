@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +115,20 @@ class InferenceCore:
         self.check_count(len(texts), "inputs", self.settings.max_client_batch_size, "max_client_batch_size")
         return await asyncio.to_thread(model.tokenizer.tokenize, texts, special=special, offsets=offsets)
 
+    async def token_pieces(self, model: ServedModel, text: str) -> tuple[list[int], list[str]]:
+        """The ids of ``text`` without special tokens, and for each the piece of ``text`` from its start to the
+        next token's start: the pieces join back into ``text`` exactly (Cohere's ``token_strings``, which
+        clients re-join into the text they embed)."""
+        return await asyncio.to_thread(model.tokenizer.pieces, text)
+
+    def detokenize(self, model: ServedModel, ids: Sequence[int]) -> str:
+        """The text of token ids (special tokens included when given)."""
+        size = model.tokenizer.vocab_size
+        bad = [i for i in ids if not 0 <= int(i) < size]
+        if bad:
+            raise InvalidInput(f"token id {bad[0]} is not in {model.name}'s vocabulary (0..{size - 1})")
+        return model.tokenizer.decode(ids)
+
     # ---- embeddings --------------------------------------------------------------------------------
     def check_dimensions(self, model: ServedModel, dimensions: int | None) -> int | None:
         """The width to cut dense vectors to, or None to keep them whole; refuses what bge-m3 can't give."""
@@ -133,15 +148,17 @@ class InferenceCore:
 
     async def embed(self, model: ServedModel, texts: list[str], needs: EmbedNeeds, *, truncate: bool = True,
                     max_length: int | None = None, dimensions: int | None = None,
-                    sparse_tokens: bool = False) -> EmbedResult:
+                    sparse_tokens: bool = False, drop: str = "end") -> EmbedResult:
         """Embed ``texts``; ``dimensions`` cuts and re-normalises dense vectors (when allowed),
-        ``sparse_tokens`` adds the sparse weights keyed by token string."""
+        ``sparse_tokens`` adds the sparse weights keyed by token string, ``drop`` says which end of a too-long
+        input truncation removes ("start": Cohere's truncate=START)."""
         if not (needs.dense or needs.sparse or needs.colbert):
             raise InvalidInput("nothing to return: dense, sparse and ColBERT outputs are all turned off")
         self.check_count(len(texts), "inputs", self.settings.max_client_batch_size, "max_client_batch_size")
         cut = self.check_dimensions(model, dimensions) if needs.dense else None
         limit = self._limit(model, max_length)
-        ids = await asyncio.to_thread(model.tokenizer.encode, texts, max_length=limit, truncate=truncate)
+        ids = await asyncio.to_thread(model.tokenizer.encode, texts, max_length=limit, truncate=truncate,
+                                      keep="end" if drop == "start" else "start")
         vectors = await _gather(model.batcher.submit(ids, needs))
         if cut:
             for vec in vectors:
@@ -190,6 +207,26 @@ class InferenceCore:
                                "or as many as text_2")
         logits, tokens = await self._logits(model, pairs, truncate=True, max_length=max_length)
         return PairScores(scores=[sigmoid(x) for x in logits], total_tokens=tokens)
+
+
+QUANTIZED_TYPES = ("int8", "uint8", "binary", "ubinary")
+
+
+def quantize(vectors: np.ndarray, kind: str) -> np.ndarray:
+    """Float vectors ``(n, dim)`` in Cohere's compact embedding types.
+
+    int8: each vector scaled so that its largest component is ±127, then rounded (the direction, hence cosine
+    similarity, is kept); uint8: int8 + 128. ubinary: one bit per dimension, 1 where the value is positive,
+    8 dimensions per byte, first dimension in the most significant bit; binary: those bytes minus 128.
+    """
+    if kind in ("int8", "uint8"):
+        scale = np.maximum(np.abs(vectors).max(axis=1, keepdims=True), 1e-12)
+        q = np.clip(np.rint(vectors / scale * 127), -128, 127).astype(np.int16)
+        return q if kind == "int8" else q + 128
+    if kind in ("binary", "ubinary"):
+        bits = np.packbits(vectors > 0, axis=1).astype(np.int16)
+        return bits if kind == "ubinary" else bits - 128
+    raise InvalidInput(f"unknown embedding type {kind!r}")
 
 
 async def _gather(futures: list[Future]) -> list[Any]:

@@ -81,28 +81,29 @@ class ModelTokenizer:
         self._hf = hf_tokenizer  # decode only: read-only in transformers
         self.special_ids = frozenset(hf_tokenizer.all_special_ids)
 
-    def _content(self, texts: Sequence[str], char_limit: int | None) -> list[list[int]]:
+    def _content(self, texts: Sequence[str], char_limit: int | None, keep: str = "start") -> list[list[int]]:
         if char_limit is not None:
-            texts = [t[:char_limit] for t in texts]
+            texts = [t[-char_limit:] if keep == "end" else t[:char_limit] for t in texts]
         return [e.ids for e in self._rust.encode_batch_fast(list(texts), add_special_tokens=False)]
 
     def encode(self, texts: Sequence[str], *, max_length: int, truncate: bool, special: bool = True,
-               ) -> list[list[int]]:
+               keep: str = "start") -> list[list[int]]:
         """Token ids of each text, at most ``max_length`` with the special tokens. Longer inputs are cut
-        (keeping the closing special token) when ``truncate``, refused with ``TooLarge`` otherwise."""
+        (keeping the closing special token) when ``truncate``, refused with ``TooLarge`` otherwise;
+        ``keep="end"`` cuts their beginning instead of their end (Cohere's ``truncate: START``)."""
         t = self._template
         extra = t.single_extra if special else 0
         room = max_length - extra
         if room < 0:
             raise InvalidInput(f"max_length must be at least {extra}")
-        contents = self._content(texts, max_length * _CHARS_PER_TOKEN_BOUND if truncate else None)
+        contents = self._content(texts, max_length * _CHARS_PER_TOKEN_BOUND if truncate else None, keep)
         result = []
         for i, ids in enumerate(contents):
             if len(ids) > room:
                 if not truncate:
                     raise TooLarge(f"input {i} has {len(ids) + extra} tokens, more than the limit of {max_length}; "
                                    "shorten it or let the server truncate (truncate: true)", code="input_too_long")
-                ids = ids[:room]
+                ids = ids[len(ids) - room:] if keep == "end" else ids[:room]
             result.append([*t.prefix, *ids, *t.suffix] if special else ids)
         return result
 
@@ -148,6 +149,23 @@ class ModelTokenizer:
             for text, row, e in zip(texts, ids, encoded, strict=True)
         ]
         return Tokenized(ids=ids, tokens=tokens)
+
+    def pieces(self, text: str) -> tuple[list[int], list[str]]:
+        """The ids of ``text`` without special tokens, and for each the piece of ``text`` from its start to the
+        next token's start, so that the pieces join back into ``text`` exactly."""
+        encoding = self._rust.encode(text, add_special_tokens=False)
+        starts: list[int] = []
+        for start, _ in encoding.offsets:
+            starts.append(0 if not starts else max(start, starts[-1]))
+        ends = [*starts[1:], len(text)]
+        return list(encoding.ids), [text[a:b] for a, b in zip(starts, ends, strict=True)]
+
+    @property
+    def vocab_size(self) -> int:
+        return self._rust.get_vocab_size(with_added_tokens=True)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._hf.decode([int(i) for i in ids], clean_up_tokenization_spaces=False)
 
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         """Each id decoded on its own (sparse weights keyed by token text)."""

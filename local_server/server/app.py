@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from local_server import __version__
 from local_server.config import Settings
-from local_server.dialects import openai, rerank, server_info, tei, tokenize
+from local_server.dialects import cohere, ollama, openai, rerank, server_info, tei, tokenize, xinference
 from local_server.engine.core import InferenceCore
 from local_server.engine.errors import ModelLoadError
 from local_server.server.errors import install_handlers
@@ -80,7 +80,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
 
-    for module in (openai, tei, rerank, tokenize, server_info):
+    for module in (openai, tei, cohere, ollama, rerank, tokenize, xinference, server_info):
         app.include_router(module.router)
 
     if settings.metrics_enabled:

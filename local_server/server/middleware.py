@@ -3,7 +3,9 @@
 
 ``RequestFrame``: what every HTTP request goes through before and after its route.
 
-- paths: a trailing slash is dropped (``/v1/embeddings/`` is ``/v1/embeddings``);
+- paths: doubled slashes, a doubled ``/v1`` and a trailing slash are dropped (``//embed``, ``/v1/v1/embed``,
+  ``/v1/embeddings/``), and a per-model base URL (``/models/<name>/…``, see model_urls.py) is taken off and
+  remembered in the scope;
 - bodies: a POST without a JSON content type (``curl -d``, some SDKs) is read as JSON anyway;
 - refusals before any work: a draining server answers 503 ``shutting_down`` (probes and metrics
   excepted), a body over ``max_request_bytes`` gets 413 — at once when its Content-Length says so, and as
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -42,11 +45,13 @@ from local_server.server.errors import (
     ApiError,
     BadRequest,
     ModelNotReady,
+    NotFound,
     PayloadTooLarge,
     error_response,
     internal_error,
 )
 from local_server.server.metrics import Metrics
+from local_server.server.model_urls import PREFIX, SCOPE_KEY, split_model_prefix
 from local_server.server.unicode_check import invalid_text_path
 
 access_log = logging.getLogger("bge_local.access")
@@ -57,6 +62,19 @@ ALWAYS_ANSWERED = frozenset({"/health", "/ready", "/live", "/health/live", "/met
 
 class _BodyTooLarge(Exception):
     pass
+
+
+_SLASHES = re.compile(r"//+")
+
+
+def normal_path(path: str) -> str:
+    """One route per path however a client glued it: doubled slashes collapse (``//embed``, ``/v1//x``: a
+    trailing slash on a pasted URL), a doubled ``/v1`` collapses (``/v1/v1/x``: clients that append ``/v1`` to a
+    pasted ``…/v1``), and a trailing slash is dropped."""
+    path = _SLASHES.sub("/", path)
+    while path.startswith("/v1/v1/") or path == "/v1/v1":
+        path = path[3:]
+    return path.rstrip("/") or "/"
 
 
 class RequestFrame:
@@ -70,9 +88,8 @@ class RequestFrame:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        unknown_model = self._route_path(scope)
         path = scope["path"]
-        if len(path) > 1 and path.endswith("/"):
-            scope["path"] = path = path.rstrip("/") or "/"
         headers = dict(scope["headers"])  # lower-cased names; for a repeated header the last one wins
         method = scope["method"]
         if method == "POST" and b"json" not in headers.get(b"content-type", b""):
@@ -102,7 +119,7 @@ class RequestFrame:
             return message
 
         try:
-            refusal = self._refusal(path, headers.get(b"content-length", b""))
+            refusal = unknown_model or self._refusal(path, headers.get(b"content-length", b""))
             if refusal is None:
                 refusal = await self._route(scope, receive_within_limit, send_with_id, lambda: status != 0)
             if refusal is not None:
@@ -130,6 +147,23 @@ class RequestFrame:
         except Exception as exc:
             error = internal_error(scope["method"], scope["path"], exc)
             return None if answered() else error  # once an answer has started, nothing else can be sent
+        return None
+
+    def _route_path(self, scope: dict) -> ApiError | None:
+        """Normalise ``scope["path"]`` and take a per-model prefix off it (recorded in the scope); an unknown
+        model name is returned as the error to answer."""
+        path = normal_path(scope["path"])
+        if path.startswith(PREFIX) and getattr(self.app_state.core, "ready", False):
+            try:
+                found = split_model_prefix(path, self.app_state.core)
+            except NotFound as exc:
+                scope["path"] = path
+                return exc
+            if found is not None:
+                model, prefix, rest = found
+                scope[SCOPE_KEY] = (model, prefix)
+                path = normal_path(rest)
+        scope["path"] = path
         return None
 
     def _refusal(self, path: str, length: bytes) -> ApiError | None:
