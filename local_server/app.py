@@ -27,6 +27,7 @@ from local_server.errors import ApiError, error_body
 from local_server.lifecycle import CancelOnDisconnect
 from local_server.metrics import Metrics
 from local_server.request_frame import RequestFrame
+from local_server.server import stats, ui
 from local_server.settings import Settings
 
 log = logging.getLogger("bge_local.app")
@@ -51,6 +52,8 @@ def _validation_message(exc: RequestValidationError) -> str:
 def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI:
     core = core or InferenceCore(settings)
     metrics = Metrics()
+    recorder = stats.StatsRecorder(metrics.registry, stats.task_of_routes(
+        [*openai.router.routes, *tei.router.routes], rerank.router.routes))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,7 +71,9 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
                 os._exit(1)
 
         task = asyncio.create_task(load()) if not core.ready else None
+        recorder.start()
         yield
+        await recorder.stop()
         if task is not None:
             task.cancel()
         core.close()
@@ -88,6 +93,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
     app.state.settings = settings
     app.state.core = core
     app.state.metrics = metrics
+    app.state.stats = recorder
     app.state.draining = False
 
     @app.exception_handler(ApiError)
@@ -123,8 +129,10 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
 
-    for module in (openai, tei, rerank, meta):
+    for module in (openai, tei, rerank, meta, stats):
         app.include_router(module.router)
+    if settings.ui_enabled:
+        app.include_router(ui.create_router())
 
     if settings.metrics_enabled:
         @app.get("/metrics", include_in_schema=False)
@@ -132,7 +140,9 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
             return Response(metrics.render(core), media_type="text/plain; version=0.0.4")
 
     @app.get("/", include_in_schema=False)
-    async def root() -> FastJSONResponse:
+    async def root(request: Request) -> Response:
+        if settings.ui_enabled and ui.prefers_html(request.headers.get("accept", "")):
+            return ui.redirect("ui/")
         return FastJSONResponse({"name": "bge-local", "version": __version__, "docs": "/docs",
                                  "health": "/health", "ready": core.ready})
 

@@ -33,6 +33,9 @@ class Metrics:
                                 ["model"], registry=r)
         self.busy = Gauge("bge_local_forward_seconds", "seconds spent in forward passes, summed over replicas "
                           "(its rate is the model's utilisation)", ["model"], registry=r)
+        self.dialect_requests = Counter("bge_local_dialect_requests", "requests by the client dialect their body "
+                                        "spoke (OpenAI, TEI, Jina/Cohere, vLLM, seed /embed)", ["dialect"],
+                                        registry=r)
         self.disconnects = Counter("bge_local_client_disconnects", "requests cancelled because the client left",
                                    registry=r)
 

@@ -102,6 +102,9 @@ class RequestFrame:
             route_path = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.requests.labels(route_path, str(status)).inc()
             self.metrics.latency.labels(route_path).observe(elapsed)
+            dialect = scope.get("state", {}).get("dialect")  # set by the route (dialects.common.tag_dialect)
+            if dialect:
+                self.metrics.dialect_requests.labels(dialect).inc()
             access_log.info("%s %s %d %.1fms", method, path, status, elapsed * 1000,
                             extra={"request_id": request_id, "status": status, "route": route_path})
 

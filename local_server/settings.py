@@ -43,6 +43,7 @@ class Settings:
     # exposure
     docs_enabled: bool = True
     metrics_enabled: bool = True
+    ui_enabled: bool = True
     cors_origins: list[str] = field(default_factory=list)
     cache_dir: str | None = None  # where hub downloads go (default: huggingface_hub's cache)
     log_level: str = "info"
@@ -78,6 +79,7 @@ _HELP: dict[str, str] = {
     "max_request_bytes": "largest request body in bytes (413 above)",
     "docs_enabled": "serve OpenAPI docs at /docs",
     "metrics_enabled": "serve Prometheus metrics at /metrics",
+    "ui_enabled": "serve the web console at /ui (status, try-it, what to paste into Dify and RAGFlow)",
     "cors_origins": "allowed CORS origin (repeatable); CORS is off when none is given",
     "cache_dir": "directory for models downloaded from a hub",
     "log_level": "debug, info, warning or error",

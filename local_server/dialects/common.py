@@ -48,6 +48,11 @@ def require_key(request: Request) -> None:
         raise Unauthorized("invalid API key", code="invalid_api_key")
 
 
+def tag_dialect(request: Request, dialect: str) -> None:
+    """Name the client dialect this request's body spoke, for the requests-by-dialect counter."""
+    request.state.dialect = dialect
+
+
 Core = Annotated[InferenceCore, Depends(get_core)]
 Auth = Depends(require_key)
 

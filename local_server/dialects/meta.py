@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server import __version__
-from local_server.dialects.common import Auth, Core, FastJSONResponse, as_text_list, now
+from local_server.dialects.common import Auth, Core, FastJSONResponse, as_text_list, now, tag_dialect
 from local_server.engine.core import EMBEDDING, InferenceCore, ServedModel
 from local_server.errors import BadRequest, ModelNotReady
 
@@ -67,6 +67,7 @@ async def live() -> FastJSONResponse:
 
 @router.get("/info", response_class=FastJSONResponse, dependencies=[Auth])
 async def info(core: Core, request: Request) -> FastJSONResponse:
+    tag_dialect(request, "TEI")
     """TEI's /info. With both models served it describes the embedder and lists both under ``models``."""
     if not core.ready:
         raise ModelNotReady("models are still loading", headers={"Retry-After": "5"})
@@ -109,7 +110,8 @@ class TokenizeRequest(BaseModel):
 
 @router.post("/tokenize", response_class=FastJSONResponse, dependencies=[Auth])
 @router.post("/v1/tokenize", response_class=FastJSONResponse, include_in_schema=False, dependencies=[Auth])
-async def tokenize(body: TokenizeRequest, core: Core) -> FastJSONResponse:
+async def tokenize(body: TokenizeRequest, core: Core, request: Request) -> FastJSONResponse:
+    tag_dialect(request, "TEI" if body.inputs is not None else "vLLM")
     kind = EMBEDDING if core.embedder is not None else "reranker"
     model = core.model_for(kind, None)
     if body.inputs is not None:  # TEI shape, with offsets

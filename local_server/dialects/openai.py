@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from local_server.dialects.common import Auth, Core, FastJSONResponse, embedder, encode_vector
+from local_server.dialects.common import Auth, Core, FastJSONResponse, embedder, encode_vector, tag_dialect
 from local_server.engine.runtime import EmbedNeeds
 from local_server.errors import BadRequest
 from local_server.token_ids import decode_token_arrays
@@ -65,7 +65,8 @@ def _dimensions(body: EmbeddingRequest, width: int, allow_truncation: bool) -> i
 @router.post("/v1/embeddings", response_class=FastJSONResponse)
 @router.post("/embeddings", response_class=FastJSONResponse, include_in_schema=False)
 @router.post("/v1/v1/embeddings", response_class=FastJSONResponse, include_in_schema=False)
-async def create_embeddings(body: EmbeddingRequest, core: Core) -> FastJSONResponse:
+async def create_embeddings(body: EmbeddingRequest, core: Core, request: Request) -> FastJSONResponse:
+    tag_dialect(request, "OpenAI")
     model = embedder(core, body.model)
     cut = _dimensions(body, model.dimension or 0, core.settings.allow_dimension_truncation)
     texts = _texts(body)

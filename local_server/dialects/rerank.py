@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.common import (
@@ -23,6 +23,7 @@ from local_server.dialects.common import (
     new_id,
     now,
     reranker,
+    tag_dialect,
 )
 from local_server.engine.core import sigmoid
 from local_server.errors import BadRequest
@@ -64,7 +65,8 @@ def _check_top_n(top_n: int | None) -> int | None:
 @router.post("/rerank", response_class=FastJSONResponse, include_in_schema=False)
 @router.post("/v2/rerank", response_class=FastJSONResponse, include_in_schema=False)
 @router.post("/v1/v1/rerank", response_class=FastJSONResponse, include_in_schema=False)
-async def rerank(body: RerankRequest, core: Core) -> FastJSONResponse:
+async def rerank(body: RerankRequest, core: Core, request: Request) -> FastJSONResponse:
+    tag_dialect(request, "TEI" if body.texts is not None else "Jina/Cohere")
     if (body.documents is None) == (body.texts is None):
         raise BadRequest("send the documents as 'documents' (Jina/Cohere) or as 'texts' (TEI), exactly one of them")
     model = reranker(core, body.model)
@@ -97,7 +99,8 @@ async def rerank(body: RerankRequest, core: Core) -> FastJSONResponse:
 
 @router.post("/score", response_class=FastJSONResponse)
 @router.post("/v1/score", response_class=FastJSONResponse, include_in_schema=False)
-async def score(body: ScoreRequest, core: Core) -> FastJSONResponse:
+async def score(body: ScoreRequest, core: Core, request: Request) -> FastJSONResponse:
+    tag_dialect(request, "vLLM")
     """vLLM: one text_1 against each text_2, or text_1[i] against text_2[i]."""
     first, second = as_text_list(body.text_1, "text_1"), as_text_list(body.text_2, "text_2")
     if len(first) == 1:

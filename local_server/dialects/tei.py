@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from local_server.dialects.common import Auth, Core, FastJSONResponse, as_text_list, embedder
+from local_server.dialects.common import Auth, Core, FastJSONResponse, as_text_list, embedder, tag_dialect
 from local_server.engine.runtime import EmbedNeeds
 from local_server.errors import BadRequest
 
@@ -41,7 +41,8 @@ class SparseRequest(BaseModel):
 
 
 @router.post("/embed", response_class=FastJSONResponse)
-async def embed(body: EmbedRequest, core: Core) -> FastJSONResponse:
+async def embed(body: EmbedRequest, core: Core, request: Request) -> FastJSONResponse:
+    tag_dialect(request, "TEI" if body.texts is None else "seed /embed")
     if body.inputs is not None and body.texts is not None:
         raise BadRequest("send either 'inputs' (TEI) or 'texts' (/embed with mode), not both")
     if body.inputs is None and body.texts is None:
@@ -71,7 +72,8 @@ async def embed(body: EmbedRequest, core: Core) -> FastJSONResponse:
 
 
 @router.post("/embed_sparse", response_class=FastJSONResponse)
-async def embed_sparse(body: SparseRequest, core: Core) -> FastJSONResponse:
+async def embed_sparse(body: SparseRequest, core: Core, request: Request) -> FastJSONResponse:
+    tag_dialect(request, "TEI")
     model = embedder(core, body.model)
     texts = as_text_list(body.inputs, "inputs")
     result = await core.embed(model, texts, EmbedNeeds(dense=False, sparse=True), truncate=body.truncate)
