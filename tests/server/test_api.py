@@ -20,6 +20,7 @@ MODEL_ROUTES = [
     ("POST", "/v1/score", {"text_1": "a", "text_2": "b"}), ("POST", "/tokenize", {"inputs": "x"}),
     ("POST", "/v1/tokenize", {"prompt": "x"}),
     ("GET", "/info", None), ("GET", "/v1/models", None), ("GET", "/models", None),
+    ("GET", "/v1/stats", None), ("GET", "/stats", None), ("GET", "/ui/api/connect", None),
 ]
 
 
@@ -270,9 +271,9 @@ def test_health_is_503_until_models_load(tiny_models, tmp_path):
         proc.stop()
 
 
-# Routes that answer without a key: probes, metrics, docs and the landing page.
+# Routes that answer without a key: probes, metrics, docs, the landing page and the console's static files.
 OPEN_ROUTES = {"/", "/health", "/ready", "/v1/health", "/live", "/health/live", "/metrics", "/docs",
-               "/docs/oauth2-redirect", "/openapi.json"}
+               "/docs/oauth2-redirect", "/openapi.json", "/ui", "/ui/{name:path}"}
 
 
 def test_the_auth_walk_covers_every_route_the_app_has():
