@@ -55,7 +55,11 @@ class ServerProcess:
         self.proc = subprocess.Popen(self.command(), cwd=REPO, env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT)
         if self.wait_ready:
-            self.wait_until_ready()
+            try:
+                self.wait_until_ready()
+            except BaseException:  # a server that never got ready must not outlive the test that started it
+                self.stop()
+                raise
         return self
 
     def wait_until_ready(self, timeout: float = 180.0) -> None:
