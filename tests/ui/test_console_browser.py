@@ -6,6 +6,8 @@ the way FlagEmbedding's BGEM3FlagModel computes it.
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import numpy as np
 import pytest
@@ -48,7 +50,21 @@ def api_embeddings(server, texts: list[str]) -> list[dict]:
 
 # --- status -------------------------------------------------------------------------------------------
 
+def _traffic(server, intervals: int = 4) -> None:
+    """Requests until /v1/stats has tokens in ``intervals`` samples, so the charts have something to draw."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        httpx.post(server.url + "/v1/embeddings", json={"input": TEXTS}, headers=server.headers(), timeout=60)
+        httpx.post(server.url + "/rerank", json={"query": QUERY, "documents": DOCUMENTS}, headers=server.headers(),
+                   timeout=60)
+        samples = httpx.get(server.url + "/v1/stats", headers=server.headers()).json()["samples"]
+        if sum(1 for s in samples if s["tokens_per_s"].get("embedding")) >= intervals:
+            return
+    raise AssertionError("the stats never showed the traffic")
+
+
 def test_status_shows_the_loaded_models(server, new_page):
+    _traffic(server)
     page = open_console(new_page(), server)
     health = httpx.get(server.url + "/health").json()
     rows = page.locator("#models tbody tr")

@@ -44,8 +44,8 @@ function unlock(stats) {
   $("#gate").hidden = true;
   $("#app").hidden = false;
   $("#forget-key").hidden = !apiKey();
+  showTab(location.hash.slice(1)); // first, so that the charts measure a visible panel
   status.render(stats);
-  showTab(location.hash.slice(1));
 }
 
 async function poll() {
