@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from local_server.engine.core import EMBEDDING, RERANKER, InferenceCore
+from local_server.engine.core import InferenceCore
+from local_server.engine.types import EMBEDDING, RERANKER
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class ClientCall:
 
 def _calls_for_check(check: str, root: str, embedder: str | None, reranker: str | None) -> list[ClientCall]:
     """The requests behind one doctor check id (with doctor's sample texts); none when its model is not served."""
-    from local_server.doctor import DOCUMENTS, QUERY, TEXTS
+    from local_server.tools.doctor.checks import DOCUMENTS, QUERY, TEXTS
 
     if check.startswith(("embeddings", "tei_embed")) and embedder is None:
         return []
@@ -61,7 +62,7 @@ def _calls_for_check(check: str, root: str, embedder: str | None, reranker: str 
 
 def connect_rows(url: str, core: InferenceCore) -> dict[str, Any]:
     """Doctor's table for ``url`` with, per row, the calls its client sends to this server's models."""
-    from local_server.doctor import normalise_url, paste_rows  # the table's one source
+    from local_server.tools.doctor.paste import normalise_url, paste_rows  # the table's one source
 
     models = {m.kind: m.name for m in core.served_models()}
     embedder, reranker = models.get(EMBEDDING), models.get(RERANKER)

@@ -28,8 +28,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from prometheus_client import CollectorRegistry
 
-from local_server.dialects.common import Auth, FastJSONResponse
-from local_server.dialects.meta import health_body
+from local_server.dialects.server_info import health_body
+from local_server.server.auth import Auth
+from local_server.server.responses import FastJSONResponse
 
 SAMPLE_INTERVAL_S = 2.0
 KEEP_SAMPLES = 300  # ten minutes
@@ -146,7 +147,7 @@ def task_of_routes(embed_routes: Iterable[Any], rerank_routes: Iterable[Any]) ->
     for task, routes in (("embed", embed_routes), ("rerank", rerank_routes)):
         for route in routes:
             path = getattr(route, "path", None)
-            if path and path not in {"/info", "/tokenize", "/v1/tokenize"}:
+            if path:
                 table[path] = task
     return table
 
@@ -181,7 +182,6 @@ def stats_body(request: Request) -> dict[str, Any]:
     for described in body["models"]:
         model = by_name[described["name"]]
         described["replicas"] = len(model.batcher.replicas)
-        described["busy_replicas"] = model.batcher.busy_replicas
     body.update(_totals(state.metrics.registry))
     body["uptime_s"] = round(time.time() - recorder.started_at, 1)
     body["interval_s"] = recorder.interval_s

@@ -22,9 +22,10 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from local_server.dialects.common import Auth, Core, FastJSONResponse
-from local_server.errors import NotFound
+from local_server.server.auth import Auth, Core
 from local_server.server.connect import connect_rows
+from local_server.server.errors import NotFound
+from local_server.server.responses import FastJSONResponse
 
 UI_DIR = Path(__file__).with_name("ui")
 

@@ -19,9 +19,10 @@ from support.browser import CHROMIUM, CHROMIUM_ARGS
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError:
         pytest.skip("playwright is not installed (pip install playwright; it comes with the test extra)")
+    expect.set_options(timeout=60_000)  # a bound, not a wait: assertions return as soon as they hold
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         pytest.skip(f"no chromium at {CHROMIUM}: apt-get install -y chromium (or set BGE_LOCAL_CHROMIUM)")
     with sync_playwright() as playwright:

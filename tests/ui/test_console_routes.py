@@ -83,7 +83,7 @@ def test_browsers_are_redirected_to_the_console_and_api_clients_keep_the_json(se
     assert page.status_code == 307 and page.headers["location"] == "ui/"
     for accept in (None, "*/*", "application/json", "application/json, text/html;q=0.5"):
         reply = httpx.get(server.url + "/", headers={"Accept": accept} if accept else {})
-        assert reply.status_code == 200 and reply.json()["name"] == "bge-local", accept
+        assert reply.status_code == 200 and reply.json()["console"] == "/ui/", accept
     slashless = httpx.get(server.url + "/ui")
     assert slashless.status_code == 307 and slashless.headers["location"] == "ui/"
     followed = httpx.get(server.url + "/", headers={"Accept": BROWSER_ACCEPT}, follow_redirects=True)
@@ -104,7 +104,7 @@ def test_the_console_can_be_turned_off(no_ui_server):
     for path in ("/ui", "/ui/", "/ui/app.js", "/ui/api/connect"):
         assert httpx.get(no_ui_server.url + path).status_code == 404, path
     root = httpx.get(no_ui_server.url + "/", headers={"Accept": BROWSER_ACCEPT})
-    assert root.status_code == 200 and root.json()["name"] == "bge-local"
+    assert root.status_code == 200 and root.json()["name"] == "bge-local" and "console" not in root.json()
     assert httpx.get(no_ui_server.url + "/v1/stats").status_code == 200  # scripts may still read the stats
 
 
@@ -174,6 +174,15 @@ def test_stats_hold_the_same_numbers_as_metrics(no_ui_server):
     models = {m["name"]: m for m in stats["models"]}
     assert {m["replicas"] for m in models.values()} == {1}
     assert {m["queue_depth"] for m in models.values()} == {0}
+
+
+def test_sparse_tokens_line_up_with_their_indices(server):
+    """The try panel labels each sparse weight with its token: one string per index, duplicates included."""
+    texts = ["BGE M3 是一个支持稠密检索的嵌入模型。", "What is BGE M3?"]
+    body = {"input": texts, "return_dense": False, "return_sparse_tokens": True}
+    for item in httpx.post(server.url + "/v1/embeddings", json=body, timeout=60).json()["data"]:
+        sparse = item["sparse_embedding"]
+        assert len(sparse["tokens"]) == len(sparse["indices"]) == len(sparse["values"]) > 0
 
 
 def test_histogram_quantile_interpolates_like_prometheus():

@@ -20,7 +20,7 @@ function modelsTable(models) {
       el("td", { text: m.dtype }),
       el("td", { class: "num", text: m.max_input_length }),
       el("td", { class: "num", text: m.dimension ?? "–" }),
-      el("td", { class: "num", text: `${m.busy_replicas}/${m.replicas}` }),
+      el("td", { class: "num", text: m.replicas }),
       el("td", { class: "num queue", text: m.queue_depth })))));
 }
 
