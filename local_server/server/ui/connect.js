@@ -66,9 +66,9 @@ const CHECKS = {
   },
 };
 
-// Run one row's calls; resolves to {ok, message}.
+// Run one row's calls; resolves to {ok, message}, ok null when there was nothing to test.
 export async function testRow(row, key) {
-  if (row.calls.length === 0) return { ok: false, message: t("connect.not_served") };
+  if (row.calls.length === 0) return { ok: null, message: t("connect.not_served") };
   let slowest = 0;
   for (const c of row.calls) {
     const reply = await call(c.method, c.url, c.body, { absolute: true, withKey: row.sends_key ? key : "" });
@@ -94,10 +94,12 @@ function rowElement(row, keyInput) {
     result.dataset.ok = "";
     result.textContent = "…";
     const outcome = await testRow(row, keyInput.value);
-    result.dataset.ok = String(outcome.ok);
-    result.textContent = `${outcome.ok ? "✔" : "✘"} ${t(outcome.ok ? "connect.pass" : "connect.fail")}: ${outcome.message}`;
+    const [mark, label] = outcome.ok === null ? ["–", "connect.skipped"]
+      : outcome.ok ? ["✔", "connect.pass"] : ["✘", "connect.fail"];
+    result.dataset.ok = outcome.ok === null ? "skip" : String(outcome.ok);
+    result.textContent = `${mark} ${t(label)}: ${outcome.message}`;
   };
-  const notes = [row.note, row.sends_key ? "" : t("connect.no_key_sent").split(",")[0]].filter(Boolean).join("; ");
+  const notes = [row.note, row.sends_key ? "" : t("connect.sends_no_key")].filter(Boolean).join("; ");
   const tr = el("tr", { class: "connect-row", dataset: { app: row.app, provider: row.provider, modelType: row.model_type } },
     el("td", { text: row.provider }),
     el("td", { text: row.model_type }),
