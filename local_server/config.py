@@ -66,6 +66,8 @@ class Settings(BaseModel):
     # exposure
     docs_enabled: bool = Field(True, description="serve OpenAPI docs at /docs")
     metrics_enabled: bool = Field(True, description="serve Prometheus metrics at /metrics")
+    ui_enabled: bool = Field(
+        True, description="serve the web console at /ui (status, try-it, what to paste into Dify and RAGFlow)")
     cors_origins: list[str] = Field(
         default_factory=list, description="allowed CORS origin (repeatable); CORS is off when none is given")
     cache_dir: str | None = Field(None, description="directory for models downloaded from a hub")

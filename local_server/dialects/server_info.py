@@ -14,6 +14,7 @@ from local_server.engine.types import EMBEDDING, ServedModel
 from local_server.server.auth import Auth, Core
 from local_server.server.errors import ModelNotReady
 from local_server.server.metrics import gpu_memory
+from local_server.server.middleware import tag_dialect
 from local_server.server.responses import FastJSONResponse
 
 router = APIRouter(tags=["Server"])
@@ -58,6 +59,7 @@ async def live() -> FastJSONResponse:
 async def info(core: Core, request: Request) -> FastJSONResponse:
     """TEI's /info. With both models served it describes the embedder and lists both under ``models``; under a
     per-model base URL (``/models/<name>/info``) it describes that model, as a one-model TEI server does."""
+    tag_dialect(request, "TEI")
     if not core.ready:
         raise ModelNotReady("models are still loading", headers={"Retry-After": "5"})
     main = core.embedder or core.reranker

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -20,6 +20,7 @@ from local_server.dialects.shapes import as_text_list
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.server.auth import Auth, Core
 from local_server.server.errors import BadRequest
+from local_server.server.middleware import tag_dialect
 from local_server.server.responses import FastJSONResponse
 
 router = APIRouter(tags=["TEI and /embed"], dependencies=[Auth])
@@ -61,10 +62,12 @@ def is_cohere(body: dict[str, Any]) -> bool:
 
 @router.post("/embed", response_class=FastJSONResponse)
 async def embed(raw: Annotated[dict[str, Any], Body(description="TEI, seed guide or Cohere body")],
-                core: Core) -> FastJSONResponse:
+                core: Core, request: Request) -> FastJSONResponse:
     if is_cohere(raw):
+        tag_dialect(request, "Cohere")
         return await cohere.embed(_validated(cohere.CohereEmbedRequest, raw), core, 1)
     body: EmbedRequest = _validated(EmbedRequest, raw)
+    tag_dialect(request, "TEI" if body.texts is None else "seed /embed")
     if body.inputs is not None and body.texts is not None:
         raise BadRequest("send either 'inputs' (TEI) or 'texts' (/embed with mode), not both")
     if body.inputs is None and body.texts is None:
@@ -95,7 +98,8 @@ async def embed(raw: Annotated[dict[str, Any], Body(description="TEI, seed guide
 
 
 @router.post("/embed_sparse", response_class=FastJSONResponse)
-async def embed_sparse(body: SparseRequest, core: Core) -> FastJSONResponse:
+async def embed_sparse(body: SparseRequest, core: Core, request: Request) -> FastJSONResponse:
+    tag_dialect(request, "TEI")
     model = core.model_for(EMBEDDING, body.model)
     texts = as_text_list(body.inputs, "inputs")
     result = await core.embed(model, texts, EmbedNeeds(dense=False, sparse=True), truncate=body.truncate)

@@ -4,12 +4,13 @@ the text it embeds), told apart by the body; ``/detokenize`` for Cohere (``text`
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import as_text_list
 from local_server.server.auth import Auth, Core
 from local_server.server.errors import BadRequest
+from local_server.server.middleware import tag_dialect
 from local_server.server.responses import FastJSONResponse
 
 router = APIRouter(tags=["Server"])
@@ -31,7 +32,8 @@ class TokenizeRequest(BaseModel):
 
 @router.post("/tokenize", response_class=FastJSONResponse, dependencies=[Auth])
 @router.post("/v1/tokenize", response_class=FastJSONResponse, include_in_schema=False, dependencies=[Auth])
-async def tokenize(body: TokenizeRequest, core: Core) -> FastJSONResponse:
+async def tokenize(body: TokenizeRequest, core: Core, request: Request) -> FastJSONResponse:
+    tag_dialect(request, "TEI" if body.inputs is not None else "vLLM")
     model = core.any_model()
     if body.inputs is not None:  # TEI shape, with offsets
         texts = as_text_list(body.inputs, "inputs")

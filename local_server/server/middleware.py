@@ -60,6 +60,15 @@ access_log = logging.getLogger("bge_local.access")
 ALWAYS_ANSWERED = frozenset({"/health", "/ready", "/live", "/health/live", "/metrics"})
 
 
+def tag_dialect(request: Any, dialect: str) -> None:
+    """Name the client dialect a request's body spoke (OpenAI, TEI, ...), for the requests-by-dialect counter.
+
+    Routes call it: only they know, from the body's shape, which dialect they are translating. The frame
+    reads it back from the ASGI scope once the request is done.
+    """
+    request.state.dialect = dialect
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -133,6 +142,9 @@ class RequestFrame:
             route_path = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.requests.labels(route_path, str(status)).inc()
             self.metrics.latency.labels(route_path).observe(elapsed)
+            dialect = scope.get("state", {}).get("dialect")  # set by the route (tag_dialect, above)
+            if dialect:
+                self.metrics.dialect_requests.labels(dialect).inc()
             access_log.info("%s %s %d %.1fms", method, path, status, elapsed * 1000,
                             extra={"request_id": request_id, "status": status, "route": route_path})
 

@@ -25,6 +25,7 @@ MODEL_ROUTES = [
     ("POST", "/api/embed", {"input": "x"}), ("POST", "/api/embeddings", {"prompt": "x"}), ("GET", "/api/tags", None),
     ("POST", "/api/show", {"model": "bge-m3"}), ("POST", "/api/rerank", RERANK),
     ("GET", "/v1/models/bge-m3", None), ("GET", "/models/bge-m3", None),
+    ("GET", "/v1/stats", None), ("GET", "/stats", None), ("GET", "/ui/api/connect", None),
 ]
 # Paths above that reach a route of another spelling (the request frame collapses /v1/v1) or a path template.
 ROUTE_OF = {"/v1/v1/embeddings": "/v1/embeddings", "/v1/v1/rerank": "/v1/rerank",
@@ -211,9 +212,9 @@ def test_one_model_servers(embedder_only_server, reranker_only_server):
     assert httpx.post(reranker_only_server.url + "/rerank", json=RERANK).status_code == 200
 
 
-# Routes that answer without a key: probes, metrics, docs and the landing page.
+# Routes that answer without a key: probes, metrics, docs, the landing page and the console's static files.
 OPEN_ROUTES = {"/", "/health", "/ready", "/v1/health", "/live", "/health/live", "/metrics", "/docs",
-               "/docs/oauth2-redirect", "/openapi.json",
+               "/docs/oauth2-redirect", "/openapi.json", "/ui", "/ui/{name:path}",
                "/v1/cluster/auth"}  # Xinference's client asks it without a key whether to send one
 
 
