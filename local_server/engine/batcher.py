@@ -14,6 +14,7 @@ a CUDA out-of-memory splits the batch and retries, and only a single input that 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -107,6 +108,18 @@ class Batcher:
             self._pending_tokens += sum(len(it.ids) for it in items)
             self._cond.notify_all()
         return [it.future for it in items]
+
+    async def run(self, ids_list: Sequence[list[int]], needs: Any) -> list[Any]:
+        """Submit and await the outputs, in order; if the caller is cancelled or one input fails, the
+        request's inputs that have not run yet are dropped."""
+        futures = self.submit(ids_list, needs)
+        wrapped = [asyncio.wrap_future(f) for f in futures]
+        try:
+            return list(await asyncio.gather(*wrapped))
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
 
     @property
     def queue_depth(self) -> int:

@@ -11,7 +11,6 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -278,7 +277,7 @@ class InferenceCore:
         self.check_count(len(texts), "inputs", self.settings.max_client_batch_size, "max_client_batch_size")
         limit = self._limit(model, max_length)
         ids = await asyncio.to_thread(self._encode, model, texts, max_length=limit, truncate=truncate)
-        vectors = await _gather(model.batcher.submit(ids, needs))
+        vectors = await model.batcher.run(ids, needs)
         return EmbedResult(vectors=vectors, token_counts=[len(x) for x in ids], model=model.name)
 
     def _pair_ids(self, model: ServedModel, pairs: Sequence[tuple[str, str]], *, max_length: int,
@@ -313,7 +312,7 @@ class InferenceCore:
         self.check_count(len(pairs), "documents", self.settings.max_rerank_documents, "max_rerank_documents")
         limit = self._limit(model, max_length)
         ids = await asyncio.to_thread(self._pair_ids, model, pairs, max_length=limit, truncate=truncate)
-        logits = await _gather(model.batcher.submit(ids, None))
+        logits = await model.batcher.run(ids, None)
         return logits, [len(p) for p in ids]
 
     async def rerank(self, model: ServedModel, query: str, documents: list[str], *, top_n: int | None = None,
@@ -327,12 +326,3 @@ class InferenceCore:
             ranked = ranked[:top_n]
         return RerankResult(results=ranked, total_tokens=sum(counts), model=model.name, pair_tokens=counts)
 
-
-async def _gather(futures: list[Future]) -> list[Any]:
-    wrapped = [asyncio.wrap_future(f) for f in futures]
-    try:
-        return list(await asyncio.gather(*wrapped))
-    except BaseException:
-        for f in futures:
-            f.cancel()  # drop this request's inputs that have not run yet
-        raise
