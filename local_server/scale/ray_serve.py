@@ -24,14 +24,16 @@ calls ``__del__``, where the batcher finishes what it holds.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import fields, replace
 from typing import Any
 
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from local_server.engine.core import EMBEDDING, RERANKER, InferenceCore, ServedModel
+from local_server.config import Settings
+from local_server.engine.core import InferenceCore
+from local_server.engine.loading import load_model, max_padding, resolve_devices
+from local_server.engine.types import EMBEDDING, RERANKER, ServedModel
 from local_server.scale.remote import DeploymentBackend
 from local_server.scale.serve_config import (
     EMBEDDER_DEPLOYMENT,
@@ -41,7 +43,6 @@ from local_server.scale.serve_config import (
     settings_from_config,
     split_tunable,
 )
-from local_server.settings import Settings
 
 log = logging.getLogger("bge_local.ray")
 
@@ -67,68 +68,71 @@ class _ReplicaMetrics:
     def __init__(self, kind: str):
         from ray.serve import metrics
 
-        tags = {"model": kind}
         self.batch_size = metrics.Histogram("bge_local_batch_size", "inputs per forward pass",
                                             boundaries=[1, 2, 4, 8, 16, 32, 64, 128, 256, 512], tag_keys=("model",))
         self.tokens = metrics.Counter("bge_local_tokens", "tokens processed (without padding)", tag_keys=("model",))
         self.padded = metrics.Counter("bge_local_padded_tokens", "tokens computed including padding",
                                       tag_keys=("model",))
         for metric in (self.batch_size, self.tokens, self.padded):
-            metric.set_default_tags(tags)
+            metric.set_default_tags({"model": kind})  # a dict each: Serve adds its own tags to it
 
-    def observe(self, inputs: int, tokens: int, padded: int) -> None:
-        self.batch_size.observe(inputs)
+    def observe(self, inputs: int, tokens: int, padded: int, batches: int) -> None:
+        self.batch_size.observe(inputs / batches)  # mean size of the batches run since the last report
         self.tokens.inc(tokens)
         self.padded.inc(padded)
 
 
 class ModelReplica:
-    """One replica of one model (``kind``): the engine's loading, batcher and runtimes, nothing else."""
+    """One replica of one model (``kind``): the engine's own loading, batcher and runtimes, nothing else."""
 
     def __init__(self, kind: str, args: dict[str, Any]):
-        settings = settings_from_config(args)
-        settings = replace(settings, embedding_model=settings.embedding_model if kind == EMBEDDING else None,
-                           reranker_model=settings.reranker_model if kind == RERANKER else None)
         self.kind = kind
-        self.core = InferenceCore(settings)
-        self.core.load()  # Serve routes to this replica only once the constructor has returned
-        self.model = self.core.model_for(kind, None)
-        self.model.batcher.on_batch = _ReplicaMetrics(kind).observe
-        self._lock = threading.Lock()
+        self.settings = settings_from_config(args)
+        source = self.settings.embedding_model if kind == EMBEDDING else self.settings.reranker_model
+        if not source:
+            raise ValueError(f"the {kind} deployment has no model: its setting is off")
+        # Serve routes to this replica only once the constructor has returned: loaded means ready.
+        self.model = load_model(kind, source, self.settings, resolve_devices(self.settings.device))
+        self.metrics = _ReplicaMetrics(kind)
+        self._reported = self.model.batcher.stats()
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """New batching settings for the running batcher (Serve calls this on a ``user_config`` change)."""
-        settings = apply_tunable(self.core.settings, user_config)
-        batcher = self.model.batcher
-        with batcher._cond:
-            batcher.max_batch_tokens = max(settings.max_batch_tokens, self.model.max_length)
-            batcher.max_batch_size = settings.max_batch_size
-            batcher.wait_s = settings.batch_wait_ms / 1000.0
-            batcher.max_queue = settings.max_queue_inputs
-            batcher.max_padding = self.core._max_padding(self.model.devices)
-            self.core.settings = settings
+        self.settings = apply_tunable(self.settings, user_config)
+        s, batcher = self.settings, self.model.batcher
+        with batcher._cond:  # the workers read these under the same lock when they form a batch
+            batcher.max_batch_tokens = max(s.max_batch_tokens, self.model.max_length)
+            batcher.max_batch_size = s.max_batch_size
+            batcher.wait_s = s.batch_wait_ms / 1000.0
+            batcher.max_queue = s.max_queue_inputs
+            batcher.max_padding = max_padding(s, self.model.devices)
         log.info("%s batching: max_batch_tokens=%d max_batch_size=%d batch_wait_ms=%s max_queue_inputs=%d",
-                 self.kind, batcher.max_batch_tokens, batcher.max_batch_size, settings.batch_wait_ms,
-                 batcher.max_queue)
+                 self.kind, batcher.max_batch_tokens, batcher.max_batch_size, s.batch_wait_ms, batcher.max_queue)
 
     async def run(self, ids_list: list[list[int]], needs: Any) -> list[Any]:
-        return await self.model.batcher.run(ids_list, needs)
+        try:
+            return await self.model.batcher.run(ids_list, needs)
+        finally:
+            self._export_metrics()
+
+    def _export_metrics(self) -> None:
+        now, before = self.model.batcher.stats(), self._reported
+        self._reported = now
+        if now.batches > before.batches:
+            self.metrics.observe(now.inputs - before.inputs, now.tokens - before.tokens,
+                                 now.padded_tokens - before.padded_tokens, now.batches - before.batches)
 
     def describe(self) -> ServedModel:
-        """The served model as the ingress needs it: names, limits, tokenizer (shipped once, so the ingress
-        needs no model files), devices; the batcher stays here."""
-        import ray
-
-        model = replace(self.model, batcher=None)  # type: ignore[arg-type]
-        model.devices = [f"{d}@{ray.get_runtime_context().get_node_id()[:8]}" for d in model.devices]
-        return model
+        """The served model as the ingress needs it: names, limits, tokenizer (sent once, so the ingress needs
+        no model files), devices; the batcher stays here."""
+        return replace(self.model, batcher=None)  # type: ignore[arg-type]
 
     def stats(self) -> dict[str, Any]:
         """Where this replica runs and what it has computed (for operators and the cluster tests)."""
         import ray
 
-        s = self.model.batcher.stats
-        return {"replica": serve.get_replica_context().replica_id.unique_id,
+        s = self.model.batcher.stats()
+        return {"replica": serve.get_replica_context().replica_id.to_full_id_str(),
                 "node_id": ray.get_runtime_context().get_node_id(), "batches": s.batches, "inputs": s.inputs,
                 "tokens": s.tokens, "max_batch_tokens": self.model.batcher.max_batch_tokens}
 
@@ -138,10 +142,11 @@ class ModelReplica:
             raise RuntimeError(f"the {self.kind} batcher has stopped")
 
     def __del__(self) -> None:
-        # Serve calls this after the replica's ongoing requests finished (graceful_shutdown_timeout_s).
-        core = getattr(self, "core", None)
-        if core is not None:
-            core.close()
+        # Serve calls this after the replica's ongoing requests finished (graceful_shutdown_timeout_s); the
+        # batcher still runs what it holds, then its workers exit.
+        model = getattr(self, "model", None)
+        if model is not None:
+            model.batcher.close()
 
 
 class RemoteModelsCore(InferenceCore):
@@ -162,7 +167,7 @@ class RemoteModelsCore(InferenceCore):
                     break
                 except TimeoutError:
                     log.info("waiting for a replica of the %s deployment to load its model", name)
-            model.batcher = DeploymentBackend(handle, name, chunk_inputs=self.settings.max_batch_size)
+            model.batcher = DeploymentBackend(handle, name, self.settings)
             if kind == EMBEDDING:
                 self.embedder = model
             else:
@@ -180,7 +185,7 @@ class Ingress:
         self.core = RemoteModelsCore(self.settings, handles)
 
     def __serve_build_asgi_app__(self):
-        from local_server.app import create_app
+        from local_server.server.app import create_app
 
         self.http_app = create_app(self.settings, self.core)
         return self.http_app

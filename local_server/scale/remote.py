@@ -2,7 +2,7 @@
 
 The ingress's ``InferenceCore`` tokenizes, truncates, counts, checks limits and post-processes exactly as in
 ``bge-local serve``; only the step "run these token ids through the model" crosses the network. A request is
-cut into chunks of at most ``chunk_inputs`` inputs sent concurrently, so one large indexing request spreads
+cut into chunks of at most ``max_batch_size`` inputs sent concurrently, so one large indexing request spreads
 over every replica instead of queueing on one; each replica's own batcher then merges chunks of concurrent
 requests into forward passes.
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from ray.exceptions import RayActorError, RayTaskError
@@ -25,7 +24,7 @@ from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, 
 from ray.serve.handle import DeploymentHandle
 
 from local_server.engine.batcher import BatchStats
-from local_server.errors import ModelNotReady, Overloaded
+from local_server.engine.errors import NotReady, QueueFull
 
 log = logging.getLogger("bge_local.ray")
 
@@ -35,17 +34,13 @@ _RETRYABLE = (RayActorError, ReplicaUnavailableError)
 
 
 class DeploymentBackend:
-    """Same surface as the local ``Batcher`` that the core and ``/health`` use: ``run``, ``queue_depth``,
-    ``stats``, ``on_batch``, ``close``. Batch statistics live in the replicas (exported as Ray metrics),
-    so ``stats`` here stays empty."""
+    """The ``ModelBackend`` of a model served by a Ray Serve deployment."""
 
-    def __init__(self, handle: DeploymentHandle, name: str, *, chunk_inputs: int, retries: int = RETRIES):
+    def __init__(self, handle: DeploymentHandle, name: str, settings: Any, *, retries: int = RETRIES):
         self.handle = handle.options(method_name="run")
         self.name = name
-        self.chunk_inputs = max(1, chunk_inputs)
+        self.settings = settings  # read per request: a config update changes max_batch_size in place
         self.retries = retries
-        self.stats = BatchStats()
-        self.on_batch: Callable[[int, int, int], None] | None = None
         self._in_flight = 0
         self.retried = 0  # chunks that ran again after their replica went away
 
@@ -54,15 +49,21 @@ class DeploymentBackend:
         """Inputs this ingress replica has sent to the model and not yet got back."""
         return self._in_flight
 
-    @property
-    def busy_replicas(self) -> int:
-        return 0
+    def stats(self) -> BatchStats:
+        """Empty: batches are formed and counted in the replicas, which export them as Ray metrics."""
+        return BatchStats()
 
     async def run(self, ids_list: list[list[int]], needs: Any) -> list[Any]:
-        chunks = [ids_list[i:i + self.chunk_inputs] for i in range(0, len(ids_list), self.chunk_inputs)]
+        size = max(1, self.settings.max_batch_size)
+        chunks = [ids_list[i:i + size] for i in range(0, len(ids_list), size)]
         self._in_flight += len(ids_list)
+        tasks = [asyncio.ensure_future(self._run_chunk(chunk, needs)) for chunk in chunks]
         try:
-            parts = await asyncio.gather(*(self._run_chunk(chunk, needs) for chunk in chunks))
+            parts = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:  # one chunk failed or the request went away: the others are not wanted either
+                task.cancel()
+            raise
         finally:
             self._in_flight -= len(ids_list)
         return [out for part in parts for out in part]
@@ -81,15 +82,15 @@ class DeploymentBackend:
                 raise
             except _RETRYABLE as exc:
                 if attempt >= self.retries:
-                    raise ModelNotReady(f"the {self.name} replicas went away {attempt + 1} times while running "
-                                        "this request; retry shortly", headers={"Retry-After": "1"}) from exc
+                    raise NotReady(f"the {self.name} replicas went away {attempt + 1} times while running this "
+                                   "request; retry shortly", retry_after_s=1) from exc
                 self._note_retry(exc, attempt)
             except BackPressureError as exc:
-                raise Overloaded(f"the {self.name} deployment's queue is full ({exc.message}); retry shortly",
-                                 headers={"Retry-After": "1"}) from exc
+                raise QueueFull(f"the {self.name} deployment's queue is full ({exc.message}); retry shortly",
+                                retry_after_s=1) from exc
             except DeploymentUnavailableError as exc:
-                raise ModelNotReady(f"the {self.name} deployment is unavailable: {exc.message}",
-                                    headers={"Retry-After": "5"}) from exc
+                raise NotReady(f"the {self.name} deployment is unavailable: {exc.message}",
+                               retry_after_s=5) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _note_retry(self, exc: BaseException, attempt: int) -> None:

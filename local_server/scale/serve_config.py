@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
-from local_server.settings import Settings, settings_from_args
+from local_server.config import Settings, settings_from_args
 
 APP_NAME = "bge-local"
 IMPORT_PATH = "local_server.scale.ray_serve:build_app"
@@ -187,7 +187,7 @@ def check(config: Mapping[str, Any]) -> list[str]:
 
 # ---- the command ---------------------------------------------------------------------------------------------
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from local_server.settings import add_serve_arguments
+    from local_server.config import add_serve_arguments
 
     parser = subparsers.add_parser(
         "ray-config", help="write or check the Ray Serve config (serve run / serve deploy / KubeRay)",
