@@ -17,12 +17,18 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from ray.cluster_utils import Cluster
+
+REPO = Path(__file__).resolve().parents[2]
+APP = "bge-local"
+SERVE = str(Path(sys.executable).parent / "serve")
 
 
 def free_port() -> int:
@@ -115,18 +121,34 @@ class LocalCluster:
         self.cluster.shutdown()
 
 
-def ray_env(temp_dir: Path) -> dict[str, str]:
-    """Environment for the test process and every Ray process: temp files under ``temp_dir``, loopback only."""
-    return {
-        "RAY_TMPDIR": str(temp_dir),
-        # Ray resolves "127.0.0.1" to the machine's outward IP unless told this is a single-machine cluster.
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "RAY_USAGE_STATS_ENABLED": "0",
-        "RAY_DEDUP_LOGS": "0",
-    }
+def ray_config(tiny_models: Path, port: int, *extra: str) -> dict[str, Any]:
+    """``bge-local ray-config`` for the tiny models on CPU replicas with small CPU shares (2 shared cores)."""
+    import yaml
+
+    cmd = [sys.executable, "-m", "local_server", "ray-config",
+           "--embedding-model", str(tiny_models / "bge-m3"),
+           "--reranker-model", str(tiny_models / "bge-reranker-v2-m3"),
+           "--host", "127.0.0.1", "--port", str(port), "--proxy-location", "HeadOnly",
+           "--gpus-per-replica", "0", "--cpus-per-replica", "0.25", "--ingress-cpus", "0.25",
+           "--embedder-replicas", "2", "--reranker-replicas", "1:2", "--ingress-replicas", "1",
+           "--upscale-delay-s", "1", "--downscale-delay-s", "4", "--drain-timeout-s", "20", *extra]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=REPO,
+                         env=os.environ).stdout
+    config = yaml.safe_load(out)
+    deployments = {d["name"]: d for d in config["applications"][0]["deployments"]}
+    # The ingress stays on the head, as the proxy does (HeadOnly): losing the second node takes model replicas.
+    deployments["ingress"]["ray_actor_options"]["resources"] = {"bge_node_head": 1}
+    # Short autoscaling loop for the burst test: one ongoing request per reranker replica is the target.
+    deployments["reranker"]["autoscaling_config"].update(target_ongoing_requests=1, look_back_period_s=2)
+    return config
 
 
-def apply_env(env: dict[str, str]) -> dict[str, str | None]:
-    previous = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    return previous
+def serve_run(config: dict[str, Any], tmp: Path, address: str) -> None:
+    """``serve run FILE --non-blocking``: the Serve CLI submits the config to the cluster's controller."""
+    import yaml
+
+    path = tmp / f"serve-{time.monotonic_ns()}.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    run = subprocess.run([SERVE, "run", str(path), "--non-blocking", "--address", address],
+                         capture_output=True, text=True, cwd=REPO, env=os.environ, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
