@@ -22,6 +22,9 @@ RAY_ENV = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_DEDUP_LOGS": "0",
+    # a worker process that imports Ray (and a replica torch) on a busy 2-core machine can take minutes to
+    # register; Ray's default gives up after 60 s and starts another, which is no faster
+    "RAY_worker_register_timeout_seconds": "600",
 }
 os.environ.update(RAY_ENV)
 if "ray" in sys.modules:  # imported before this conftest (another test module): apply the setting directly
