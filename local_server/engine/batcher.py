@@ -15,6 +15,7 @@ the reason for anything else. Inputs whose requests went away (cancelled futures
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import logging
 import threading
@@ -115,6 +116,17 @@ class Batcher:
             self._pending_tokens += sum(len(it.ids) for it in items)
             self._cond.notify_all()
         return [it.future for it in items]
+
+    async def run(self, ids_list: Sequence[list[int]], needs: Any) -> list[Any]:
+        """Submit and await the outputs in order (the ``ModelBackend`` call). If the caller is cancelled or an
+        input fails, the request's inputs that have not run yet are dropped."""
+        futures = self.submit(ids_list, needs)
+        try:
+            return list(await asyncio.gather(*(asyncio.wrap_future(f) for f in futures)))
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
 
     @property
     def queue_depth(self) -> int:

@@ -10,8 +10,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Sequence
-from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -159,7 +158,7 @@ class InferenceCore:
         limit = self._limit(model, max_length)
         ids = await asyncio.to_thread(model.tokenizer.encode, texts, max_length=limit, truncate=truncate,
                                       keep="end" if drop == "start" else "start")
-        vectors = await _gather(model.batcher.submit(ids, needs))
+        vectors = await model.batcher.run(ids, needs)
         if cut:
             for vec in vectors:
                 dense = vec.dense[:cut]
@@ -176,7 +175,7 @@ class InferenceCore:
         self.check_count(len(pairs), "documents", self.settings.max_rerank_documents, "max_rerank_documents")
         limit = self._limit(model, max_length)
         ids = await asyncio.to_thread(model.tokenizer.encode_pairs, pairs, max_length=limit, truncate=truncate)
-        logits = await _gather(model.batcher.submit(ids, None))
+        logits = await model.batcher.run(ids, None)
         return logits, sum(len(p) for p in ids)
 
     async def rerank(self, model: ServedModel, query: str, documents: list[str], *, top_n: int | None = None,
@@ -228,12 +227,3 @@ def quantize(vectors: np.ndarray, kind: str) -> np.ndarray:
         return bits if kind == "ubinary" else bits - 128
     raise InvalidInput(f"unknown embedding type {kind!r}")
 
-
-async def _gather(futures: list[Future]) -> list[Any]:
-    wrapped = [asyncio.wrap_future(f) for f in futures]
-    try:
-        return list(await asyncio.gather(*wrapped))
-    except BaseException:
-        for f in futures:
-            f.cancel()  # drop this request's inputs that have not run yet
-        raise
