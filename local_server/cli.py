@@ -12,7 +12,7 @@ from local_server import __version__
 from local_server.loopback import is_loopback_host
 
 # Subcommands that live in their own modules; each exposes ``register(subparsers)``.
-_PLUGGED = ("local_server.download", "local_server.doctor", "local_server.plugin_package")
+_PLUGGED = ("local_server.download", "local_server.doctor", "local_server.tools.package_plugin")
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -19,13 +19,13 @@ from plugin_harness import (
     unpack,
 )
 
-from local_server import plugin_package as packager
+from local_server.tools.package_plugin.build import build_package
 
 
 @pytest.fixture(scope="session")
 def plugin_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The .difypkg, built from this checkout exactly as `bge-local package-plugin` builds it."""
-    return packager.build_package(REPO, tmp_path_factory.mktemp("dist"))
+    return build_package(REPO, tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture(scope="session")
