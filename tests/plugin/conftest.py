@@ -81,3 +81,10 @@ def silent_server() -> Iterator[SilentServer]:
     s = SilentServer()
     yield s
     s.close()
+
+
+@pytest.fixture
+def dropping_server() -> Iterator[SilentServer]:
+    s = SilentServer(drop=True)
+    yield s
+    s.close()
