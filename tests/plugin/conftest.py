@@ -39,8 +39,9 @@ def plugin_venv_python() -> Path:
     python = plugin_python()
     if not python.exists():
         pytest.fail(
-            f"No plugin runtime at {python}. Create it like Dify does (from the plugin's requirements.txt):\n"
-            "  python3 -m venv .venv-plugin && .venv-plugin/bin/pip install -r requirements.txt\n"
+            f"No plugin runtime at {python}. Create it like Dify does (Python 3.12, the plugin's requirements.txt):\n"
+            "  uv venv --python 3.12 .venv-plugin\n"
+            "  uv pip install --python .venv-plugin/bin/python -r requirements.txt\n"
             "or point BGE_LOCAL_PLUGIN_PYTHON at a Python that has them."
         )
     return python
