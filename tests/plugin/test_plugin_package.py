@@ -44,7 +44,7 @@ PLUGIN_FILES = {
     "_assets/icon_s_en.svg",
     "_assets/icon_l_en.svg",
 }
-SERVER_PACKAGES = {"torch", "flagembedding", "transformers", "sentence_transformers", "fastapi", "uvicorn", "numpy"}
+SERVER_PACKAGES = {"torch", "flagembedding", "transformers", "sentence_transformers", "fastapi", "uvicorn"}
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +58,11 @@ def _names(zf: zipfile.ZipFile) -> set[str]:
 
 
 def _requirements(text: str) -> dict[str, str]:
-    """name -> the rest of the line (its version specifier)."""
+    """name -> version specifier, from a requirements file or a lock (``--hash`` lines, comments, markers)."""
     out = {}
     for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
+        line = line.split("#", 1)[0].split(";", 1)[0].removesuffix("\\").strip()
+        if line and not line.startswith("-"):
             name, rest = re.match(r"([A-Za-z0-9_.-]+)(.*)", line).groups()
             out[name.lower().replace("-", "_")] = rest.strip()
     return out

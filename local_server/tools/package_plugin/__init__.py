@@ -22,9 +22,13 @@ def default_source() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from local_server.tools.package_plugin.build import prepare, write
-    from local_server.tools.package_plugin.errors import PackageError
-    from local_server.tools.package_plugin.validate import PLUGIN_PYTHON_ENV
+    try:
+        from local_server.tools.package_plugin.build import prepare, write
+        from local_server.tools.package_plugin.errors import PackageError
+        from local_server.tools.package_plugin.validate import PLUGIN_PYTHON_ENV
+    except ModuleNotFoundError as e:  # PyYAML, pathspec: the `tools` extra
+        print(f"package-plugin: error: needs the {e.name} package: pip install 'bge-local[tools]'", file=sys.stderr)
+        return 1
 
     source = Path(args.source) if args.source else default_source()
     try:
