@@ -332,7 +332,7 @@ class SilentServer:
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(16)
         self._conns: list[socket.socket] = []
-        self._peers: list[tuple] = []  # in the order accepted
+        self._peers: list[tuple | None] = []  # in the order accepted
         self._stop = False
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
@@ -343,7 +343,10 @@ class SilentServer:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
-            self._peers.append(conn.getpeername())
+            try:
+                self._peers.append(conn.getpeername())
+            except OSError:  # the client already reset it: still a connection that came in
+                self._peers.append(None)
             if self.drop:
                 conn.close()
             else:
