@@ -104,16 +104,21 @@ def server_message(resp: httpx.Response, limit: int = 300) -> str:
             msg = body["detail"]
         elif body.get("message"):
             msg = body["message"]
-    if isinstance(msg, list):  # FastAPI validation errors
-        parts = []
-        for item in msg[:3]:
-            if isinstance(item, dict):
-                loc = ".".join(str(x) for x in item.get("loc", []) if x != "body")
-                parts.append(f"{loc}: {item.get('msg', '')}".strip(": "))
-            else:
-                parts.append(str(item))
-        msg = "; ".join(parts)
+    if isinstance(msg, list):
+        msg = _validation_errors(msg)
     return str(msg)[:limit]
+
+
+def _validation_errors(items: list[Any]) -> str:
+    """FastAPI's list of validation errors, the first three as ``field: message``."""
+    parts = []
+    for item in items[:3]:
+        if isinstance(item, dict):
+            loc = ".".join(str(x) for x in item.get("loc", []) if x != "body")
+            parts.append(f"{loc}: {item.get('msg', '')}".strip(": "))
+        else:
+            parts.append(str(item))
+    return "; ".join(parts)
 
 
 def is_model_404(resp: httpx.Response) -> bool:
