@@ -20,7 +20,7 @@ import pytest
 import yaml
 from support.server import REPO
 
-from local_server import settings as server_settings
+from local_server import config as server_settings
 
 DOCKERFILES = ["Dockerfile", "Dockerfile.cpu"]
 COMPOSE_FILES = ["docker-compose.yml", "docker-compose.cpu.yml"]
@@ -373,7 +373,7 @@ def test_the_two_gpu_alternative_pins_one_model_per_gpu():
 
 def test_the_two_gpu_commands_parse_with_the_real_cli():
     from local_server.cli import build_parser
-    from local_server.settings import settings_from_args
+    from local_server.config import settings_from_args
 
     services = two_gpu_alternative()
     parser = build_parser()
