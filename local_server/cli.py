@@ -11,7 +11,7 @@ import sys
 from local_server import __version__
 
 # Offline tools; each module exposes ``register(subparsers)``.
-_TOOLS = ("local_server.tools.download", "local_server.tools.doctor", "local_server.plugin_package",
+_TOOLS = ("local_server.tools.download", "local_server.tools.doctor", "local_server.tools.package_plugin",
           "local_server.scale.serve_config")
 
 
