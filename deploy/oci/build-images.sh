@@ -115,43 +115,41 @@ build_base() {
 }
 
 # --- the wheelhouse: every locked wheel, downloaded once ---------------------------------------------
-# For Debian's Python 3.11 on x86_64 (glibc 2.36), whatever python runs this script.
-PLATFORMS=()
+# For Debian 12's Python 3.11 on x86_64 (glibc 2.36), whatever python runs this script. pip expands no
+# manylinux tag to older ones, so every glibc version is listed.
+PLATFORMS=(--python-version 3.11 --implementation cp --abi cp311)
 for minor in $(seq 36 -1 5); do PLATFORMS+=(--platform "manylinux_2_${minor}_x86_64"); done
 PLATFORMS+=(--platform manylinux2014_x86_64 --platform manylinux2010_x86_64 --platform manylinux1_x86_64
             --platform linux_x86_64)
 
 fill_wheelhouse() {
-  local variant=$1 lock=locks/server-$1.txt dir=wheelhouse/$1 pip_env=()
-  [ -f "$lock" ] || { echo "$lock is missing" >&2; exit 1; }
-  step "wheelhouse/$variant from $lock"
+  local lock=locks/server-$1.txt dir=wheelhouse/$1
+  step "wheelhouse/$1 from $lock"
   mkdir -p "$dir"
-  python3 deploy/oci/wheelhouse.py prune "$lock" "$dir"
-  if [ "$variant" = cuda ]; then
-    # `torch==X` also matches a local `X+cpu` wheel, which pip prefers: keep this machine's find-links
-    # (where a CPU torch may lie) out of the CUDA download.
-    pip_env=(env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null)
-  fi
-  "${pip_env[@]}" python3 -m pip download --quiet --progress-bar off --no-deps --only-binary=:all: \
-    --python-version 3.11 --implementation cp --abi cp311 "${PLATFORMS[@]}" \
-    --requirement "$lock" --dest "$dir"
-  python3 deploy/oci/wheelhouse.py check "$lock" "$dir"
-  done_step "wheelhouse/$variant ($(du -sm "$dir" | cut -f1) MB)"
+  python3 deploy/oci/prune_wheelhouse.py "$lock" "$dir"
+  # pip's messages about this machine's own find-links/index folders are noise here
+  bash scripts/wheelhouse.sh "$lock" "$dir" --progress-bar off "${PLATFORMS[@]}" 2>&1 \
+    | { grep -v "^WARNING: Location '" || true; }
+  done_step "wheelhouse/$1 ($(du -sm "$dir" | cut -f1) MB)"
 }
 
 # --- the images ---------------------------------------------------------------------------------------
 build_image() {
   local variant=$1 dockerfile=Dockerfile args=()
+  # the lock from the wheelhouse alone: what is installed is exactly what was downloaded and checked
+  args=(--build-arg PIP_NO_INDEX=1)
   if [ "$variant" = cpu ]; then
     dockerfile=Dockerfile.cpu
-    # torch's CPU build lies in wheelhouse/cpu: no PyTorch index (which a CI machine may not reach)
-    args=(--build-arg TORCH_INDEX_URL=)
+    args+=(--build-arg TORCH_INDEX_URL=)
   fi
   step "build $IMAGE_PREFIX:$variant from $dockerfile"
-  # --format docker: the OCI image format has no HEALTHCHECK, podman would drop it
+  # --format docker: the OCI image format has no HEALTHCHECK, podman would drop it.
+  # Each output line starts with the seconds since the build began, to see which step takes the time.
+  local t0=$SECONDS
   podman build --format docker --layers --pull=never \
     --build-arg "BASE_IMAGE=$BASE" "${args[@]}" \
-    --file "$dockerfile" --tag "$IMAGE_PREFIX:$variant" .
+    --file "$dockerfile" --tag "$IMAGE_PREFIX:$variant" . 2>&1 \
+    | while IFS= read -r line; do printf '[%4d s] %s\n' $((SECONDS - t0)) "$line"; done
   done_step "image $variant ($(podman image inspect -f '{{.Size}}' "$IMAGE_PREFIX:$variant") bytes)"
 }
 
