@@ -206,11 +206,14 @@ def test_torch_is_the_build_the_image_is_for(running: Running):
         assert cuda == "None", cuda
 
 
-def test_doctor_runs_inside_the_container(running: Running):
-    """docs/deploy.md's check: `docker compose exec bge-local bge-local doctor http://127.0.0.1:8000`."""
-    result = running.container.exec("bge-local", "doctor", "http://127.0.0.1:8000")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "✔" in result.stdout
+def test_the_commands_the_docs_run_in_the_container_work(running: Running):
+    """docs/deploy.md: `docker compose exec bge-local bge-local doctor http://127.0.0.1:8000`, and
+    `docker compose run --rm bge-local download --dir /models` (only its --help here: no hub in tests)."""
+    doctor = running.container.exec("bge-local", "doctor", "http://127.0.0.1:8000")
+    assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+    assert "✔" in doctor.stdout
+    download = running.container.exec("bge-local", "download", "--help")
+    assert download.returncode == 0 and "--dir" in download.stdout, download.stderr
 
 
 # --- compose ------------------------------------------------------------------------------------------
