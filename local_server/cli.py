@@ -1,32 +1,31 @@
-"""The ``bge-local`` command. Heavy imports (torch, FlagEmbedding, FastAPI) happen inside subcommands,
-so ``bge-local package-plugin`` works with the base install and ``--help`` is instant."""
+"""The ``bge-local`` command: ``serve`` runs the server; the other subcommands are offline tools from
+``local_server.tools`` that ``serve`` never imports. Heavy imports (torch, transformers, FastAPI) happen inside
+subcommands, so ``--help`` is instant."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
 from local_server import __version__
-from local_server.loopback import is_loopback_host
 
-# Subcommands that live in their own modules; each exposes ``register(subparsers)``.
-_PLUGGED = ("local_server.download", "local_server.doctor", "local_server.plugin_package")
+# Offline tools; each module exposes ``register(subparsers)``.
+_TOOLS = ("local_server.tools.download", "local_server.tools.doctor", "local_server.plugin_package")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from local_server.logs import configure
-    from local_server.settings import settings_from_args
+    from local_server.config import settings_from_args
+    from local_server.server.process import configure, warn_if_exposed
 
     settings = settings_from_args(args)
     configure(settings.log_level, settings.log_format)
-    _warn_if_exposed(settings.host, bool(settings.api_keys))
+    warn_if_exposed(settings.host, bool(settings.api_keys))
 
     import uvicorn
 
-    from local_server.app import create_app
-    from local_server.lifecycle import DrainingServer
+    from local_server.server.app import create_app
+    from local_server.server.process import DrainingServer
 
     app = create_app(settings)
     config = uvicorn.Config(app, host=settings.host, port=int(settings.port), log_level=settings.log_level,
@@ -36,17 +35,8 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _warn_if_exposed(host: str, has_key: bool) -> None:
-    if has_key:
-        return
-    if not is_loopback_host(host):  # 0.0.0.0 and :: listen on every interface
-        logging.getLogger("bge_local").warning(
-            "SECURITY: serving on %s without an API key: anyone who can reach this port can use the models. "
-            "Set --api-key (or BGE_LOCAL_API_KEY), or bind to 127.0.0.1.", host)
-
-
 def _make_test_models(args: argparse.Namespace) -> int:
-    from local_server.test_models import make_test_models
+    from local_server.tools.test_models import make_test_models
 
     embedder, reranker = make_test_models(args.directory, args.size, seed=args.seed)
     print(f"wrote {embedder}\nwrote {reranker}\n"
@@ -54,8 +44,9 @@ def _make_test_models(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from local_server.settings import add_serve_arguments
+def build_parser(tools: bool = True) -> argparse.ArgumentParser:
+    """The root parser; ``tools=False`` leaves the offline tools out (``serve`` never imports them)."""
+    from local_server.config import add_serve_arguments
 
     parser = argparse.ArgumentParser(
         prog="bge-local", description="Self-hosted BAAI/bge-m3 and BAAI/bge-reranker-v2-m3 for Dify and RAGFlow.")
@@ -73,19 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--seed", type=int, default=0)
     models.set_defaults(func=_make_test_models)
 
-    for name in _PLUGGED:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.register(sub)
+    for name in _TOOLS if tools else ():
+        importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(tools=command != "serve").parse_args(argv)
     return int(args.func(args) or 0)
 
 

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import sys
-import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -556,13 +555,11 @@ def inspect_source(source: Path, max_size: int = DEFAULT_MAX_SIZE) -> PackageInf
             problems.append("requirements.txt must list dify_plugin")
         if FORBIDDEN_REQUIREMENTS.search(reqs):
             problems.append("requirements.txt must not pull the server's dependencies (torch, FlagEmbedding …)")
-    pyproject = source / "pyproject.toml"
-    if isinstance(manifest, dict) and pyproject.is_file():
-        project_version = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("version")
-        if project_version and project_version != manifest.get("version"):
-            problems.append(
-                f"manifest version {manifest.get('version')!r} differs from pyproject.toml's {project_version!r}"
-            )
+    from local_server import __version__  # the one version source (pyproject reads it too)
+
+    if isinstance(manifest, dict) and manifest.get("version") != __version__:
+        problems.append(f"manifest version {manifest.get('version')!r} differs from bge-local's {__version__!r} "
+                        "(local_server/__init__.py)")
     if problems:
         raise PackageError("the plugin would not pass Dify's checks:\n  - " + "\n  - ".join(problems))
 

@@ -22,7 +22,7 @@ CACHE = REPO / ".cache"
 @pytest.fixture(scope="session")
 def tiny_models() -> Path:
     """A directory holding tiny ``bge-m3`` and ``bge-reranker-v2-m3`` (built once, reused across runs)."""
-    from local_server.test_models import make_test_models
+    from local_server.tools.test_models import make_test_models
 
     target = CACHE / "tiny-models"
     if not (target / "bge-reranker-v2-m3" / "config.json").is_file():

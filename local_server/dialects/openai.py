@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from local_server.dialects.common import Auth, Core, FastJSONResponse, embedder, encode_vector
-from local_server.engine.runtime import EmbedNeeds
-from local_server.errors import BadRequest
-from local_server.token_ids import decode_token_arrays
+from local_server.engine.token_ids import decode_token_arrays
+from local_server.engine.types import EMBEDDING, EmbedNeeds
+from local_server.server.auth import Auth, Core
+from local_server.server.responses import FastJSONResponse, encode_vector
 
 router = APIRouter(tags=["OpenAI"], dependencies=[Auth])
 
@@ -48,44 +47,24 @@ def _texts(body: EmbeddingRequest) -> list[str]:
     return decode_token_arrays(value)  # type: ignore[arg-type]
 
 
-def _dimensions(body: EmbeddingRequest, width: int, allow_truncation: bool) -> int | None:
-    if body.dimensions is None or body.dimensions == width:
-        return None
-    if allow_truncation and 0 < body.dimensions < width:
-        return body.dimensions
-    raise BadRequest(
-        f"dimensions={body.dimensions} is not available: bge-m3 is a fixed-width {width}-d model (it was not "
-        f"trained for shorter, Matryoshka-style vectors). Remove 'dimensions' from the request or set it to "
-        f"{width}." + ("" if allow_truncation else " (A server operator can allow truncate-and-renormalise with "
-                       "--allow-dimension-truncation.)"),
-        code="unsupported_dimensions",
-    )
-
-
 @router.post("/v1/embeddings", response_class=FastJSONResponse)
 @router.post("/embeddings", response_class=FastJSONResponse, include_in_schema=False)
 @router.post("/v1/v1/embeddings", response_class=FastJSONResponse, include_in_schema=False)
 async def create_embeddings(body: EmbeddingRequest, core: Core) -> FastJSONResponse:
-    model = embedder(core, body.model)
-    cut = _dimensions(body, model.dimension or 0, core.settings.allow_dimension_truncation)
-    texts = _texts(body)
+    model = core.model_for(EMBEDDING, body.model)
     needs = EmbedNeeds(dense=body.return_dense, sparse=body.return_sparse or body.return_sparse_tokens,
                        colbert=body.return_colbert_vecs)
-    if not (needs.dense or needs.sparse or needs.colbert):
-        raise BadRequest("nothing to return: return_dense, return_sparse and return_colbert_vecs are all false")
-    result = await core.embed(model, texts, needs, truncate=body.truncate)
+    result = await core.embed(model, _texts(body), needs, truncate=body.truncate, dimensions=body.dimensions,
+                              sparse_tokens=body.return_sparse_tokens)
     data = []
     for i, vec in enumerate(result.vectors):
         item: dict = {"object": "embedding", "index": i}
         if vec.dense is not None:
-            dense = vec.dense
-            if cut:
-                dense = dense[:cut] / max(float(np.linalg.norm(dense[:cut])), 1e-12)
-            item["embedding"] = encode_vector(dense, body.encoding_format)
+            item["embedding"] = encode_vector(vec.dense, body.encoding_format)
         if vec.sparse is not None:
             sparse: dict = {"indices": list(vec.sparse.keys()), "values": list(vec.sparse.values())}
-            if body.return_sparse_tokens:
-                sparse["tokens"] = core.token_strings(model, sparse["indices"])
+            if result.sparse_tokens is not None:
+                sparse["tokens"] = result.sparse_tokens[i]
             item["sparse_embedding"] = sparse
         if vec.colbert is not None:
             item["colbert_embedding"] = encode_vector(vec.colbert, body.encoding_format)

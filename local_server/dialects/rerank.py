@@ -14,18 +14,11 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from local_server.dialects.common import (
-    Auth,
-    Core,
-    FastJSONResponse,
-    as_text_list,
-    document_text,
-    new_id,
-    now,
-    reranker,
-)
-from local_server.engine.core import sigmoid
-from local_server.errors import BadRequest
+from local_server.dialects.shapes import as_text_list, document_text, new_id, now
+from local_server.engine.types import RERANKER
+from local_server.server.auth import Auth, Core
+from local_server.server.errors import BadRequest
+from local_server.server.responses import FastJSONResponse
 
 router = APIRouter(tags=["Rerank"], dependencies=[Auth])
 
@@ -54,12 +47,6 @@ class ScoreRequest(BaseModel):
     truncate_prompt_tokens: int | None = None
 
 
-def _check_top_n(top_n: int | None) -> int | None:
-    if top_n is not None and top_n < 0:
-        raise BadRequest(f"top_n must be 0 (all documents) or a positive number, not {top_n}")
-    return top_n
-
-
 @router.post("/v1/rerank", response_class=FastJSONResponse)
 @router.post("/rerank", response_class=FastJSONResponse, include_in_schema=False)
 @router.post("/v2/rerank", response_class=FastJSONResponse, include_in_schema=False)
@@ -67,8 +54,8 @@ def _check_top_n(top_n: int | None) -> int | None:
 async def rerank(body: RerankRequest, core: Core) -> FastJSONResponse:
     if (body.documents is None) == (body.texts is None):
         raise BadRequest("send the documents as 'documents' (Jina/Cohere) or as 'texts' (TEI), exactly one of them")
-    model = reranker(core, body.model)
-    top_n = _check_top_n(body.top_n)
+    model = core.model_for(RERANKER, body.model)
+    top_n = body.top_n
     if body.texts is not None:  # TEI
         result = await core.rerank(model, body.query, body.texts, top_n=top_n, raw_scores=body.raw_scores,
                                    truncate=body.truncate)
@@ -100,21 +87,13 @@ async def rerank(body: RerankRequest, core: Core) -> FastJSONResponse:
 async def score(body: ScoreRequest, core: Core) -> FastJSONResponse:
     """vLLM: one text_1 against each text_2, or text_1[i] against text_2[i]."""
     first, second = as_text_list(body.text_1, "text_1"), as_text_list(body.text_2, "text_2")
-    if len(first) == 1:
-        pairs = [(first[0], t) for t in second]
-    elif len(first) == len(second):
-        pairs = list(zip(first, second, strict=True))
-    else:
-        raise BadRequest(f"text_1 has {len(first)} texts and text_2 has {len(second)}: give one text_1, or as many "
-                         "as text_2")
-    model = reranker(core, body.model)
-    logits, counts = await core.score_pairs(model, pairs, max_length=body.truncate_prompt_tokens)
-    tokens = sum(counts)
+    model = core.model_for(RERANKER, body.model)
+    result = await core.score(model, first, second, max_length=body.truncate_prompt_tokens)
     return FastJSONResponse({
         "id": new_id("score"),
         "object": "list",
         "created": now(),
         "model": model.name,
-        "data": [{"index": i, "object": "score", "score": sigmoid(x)} for i, x in enumerate(logits)],
-        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        "data": [{"index": i, "object": "score", "score": s} for i, s in enumerate(result.scores)],
+        "usage": {"prompt_tokens": result.total_tokens, "total_tokens": result.total_tokens},
     })

@@ -13,9 +13,11 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from local_server.dialects.common import Auth, Core, FastJSONResponse, as_text_list, embedder
-from local_server.engine.runtime import EmbedNeeds
-from local_server.errors import BadRequest
+from local_server.dialects.shapes import as_text_list
+from local_server.engine.types import EMBEDDING, EmbedNeeds
+from local_server.server.auth import Auth, Core
+from local_server.server.errors import BadRequest
+from local_server.server.responses import FastJSONResponse
 
 router = APIRouter(tags=["TEI and /embed"], dependencies=[Auth])
 
@@ -46,20 +48,21 @@ async def embed(body: EmbedRequest, core: Core) -> FastJSONResponse:
         raise BadRequest("send either 'inputs' (TEI) or 'texts' (/embed with mode), not both")
     if body.inputs is None and body.texts is None:
         raise BadRequest("missing 'inputs' (TEI) or 'texts' (/embed with mode)")
-    model = embedder(core, body.model)
+    model = core.model_for(EMBEDDING, body.model)
     if body.inputs is not None:
         texts = as_text_list(body.inputs, "inputs")
         result = await core.embed(model, texts, EmbedNeeds(dense=True), truncate=body.truncate)
         return FastJSONResponse([v.dense for v in result.vectors])
     texts = as_text_list(body.texts, "texts")
     needs = EmbedNeeds(dense=body.mode == "dense", sparse=body.mode == "sparse", colbert=body.mode == "colbert")
-    result = await core.embed(model, texts, needs, truncate=body.truncate, max_length=body.max_length)
+    result = await core.embed(model, texts, needs, truncate=body.truncate, max_length=body.max_length,
+                              sparse_tokens=body.mode == "sparse")
     embeddings: list[Any]
     if body.mode == "dense":
         embeddings = [v.dense for v in result.vectors]
     elif body.mode == "sparse":
-        embeddings = [dict(zip(core.token_strings(model, list(v.sparse)), v.sparse.values(), strict=True))
-                      for v in result.vectors]
+        embeddings = [dict(zip(tokens, v.sparse.values(), strict=True))
+                      for tokens, v in zip(result.sparse_tokens or [], result.vectors, strict=True)]
     else:
         embeddings = [v.colbert for v in result.vectors]
     return FastJSONResponse({
@@ -72,7 +75,7 @@ async def embed(body: EmbedRequest, core: Core) -> FastJSONResponse:
 
 @router.post("/embed_sparse", response_class=FastJSONResponse)
 async def embed_sparse(body: SparseRequest, core: Core) -> FastJSONResponse:
-    model = embedder(core, body.model)
+    model = core.model_for(EMBEDDING, body.model)
     texts = as_text_list(body.inputs, "inputs")
     result = await core.embed(model, texts, EmbedNeeds(dense=False, sparse=True), truncate=body.truncate)
     return FastJSONResponse([

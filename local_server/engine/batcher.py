@@ -14,6 +14,7 @@ a CUDA out-of-memory splits the batch and retries, and only a single input that 
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
@@ -22,8 +23,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from local_server.engine.errors import NotReady, OutOfMemory, QueueFull
 from local_server.engine.runtime import Runtime, is_out_of_memory
-from local_server.errors import ModelNotReady, OutOfMemory, Overloaded
 
 log = logging.getLogger("bge_local.batcher")
 
@@ -39,18 +40,28 @@ class WorkItem:
     enqueued: float = field(default_factory=time.monotonic)
 
 
+# Upper bounds of the batch-size histogram's buckets (inputs per forward pass).
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
 @dataclass
 class BatchStats:
-    """Filled in by the batcher, read by /metrics."""
+    """Monotonic counts of what the batcher did, read (as a snapshot) by /metrics and the stats page.
+
+    Every replica thread updates them under one lock, so counts are never lost with several devices."""
 
     batches: int = 0
     inputs: int = 0
-    tokens: int = 0
-    padded_tokens: int = 0
+    tokens: int = 0  # real tokens computed
+    padded_tokens: int = 0  # tokens computed including padding
     oom_splits: int = 0
     dropped: int = 0  # inputs whose request went away before they ran
+    failed_inputs: int = 0  # inputs whose forward pass failed (after isolation)
     busy_s: float = 0.0  # time spent in forward passes, summed over replicas (utilisation = its rate)
-    last_batch_sizes: list[int] = field(default_factory=list)
+    batch_size_counts: list[int] = field(default_factory=lambda: [0] * (len(BATCH_SIZE_BUCKETS) + 1))
+
+    def copy(self) -> BatchStats:
+        return BatchStats(**{**self.__dict__, "batch_size_counts": list(self.batch_size_counts)})
 
 
 class Batcher:
@@ -66,7 +77,6 @@ class Batcher:
         merge_needs: Callable[[Any, Any], Any] = lambda a, b: a,
         max_padding: float = 1.0,
         fault_oom_above_tokens: int = 0,
-        on_batch: Callable[[int, int, int], None] | None = None,
     ):
         self.name = name
         self.replicas = list(replicas)
@@ -77,11 +87,10 @@ class Batcher:
         self.merge_needs = merge_needs
         self.max_padding = max_padding
         self.fault_oom_above_tokens = fault_oom_above_tokens
-        self.on_batch = on_batch
-        self.stats = BatchStats()
+        self._stats = BatchStats()
+        self._stats_lock = threading.Lock()
         self._pending: list[WorkItem] = []
         self._pending_tokens = 0
-        self._busy = [False] * len(self.replicas)
         self._cond = threading.Condition()
         self._closed = False
         self._threads = [
@@ -96,12 +105,12 @@ class Batcher:
         items = [WorkItem(ids, needs) for ids in ids_list]
         with self._cond:
             if self._closed:
-                raise ModelNotReady("the server is shutting down; retry on another instance")
+                raise NotReady("the server is shutting down; retry on another instance", code="shutting_down")
             if self._pending and len(self._pending) + len(items) > self.max_queue:
-                raise Overloaded(
+                raise QueueFull(
                     f"the {self.name} queue is full ({len(self._pending)} inputs waiting, limit "
                     f"max_queue_inputs={self.max_queue}); retry shortly",
-                    headers={"Retry-After": "1"},
+                    retry_after_s=1,
                 )
             self._pending.extend(items)
             self._pending_tokens += sum(len(it.ids) for it in items)
@@ -112,9 +121,15 @@ class Batcher:
     def queue_depth(self) -> int:
         return len(self._pending)
 
-    @property
-    def busy_replicas(self) -> int:
-        return sum(self._busy)
+    def stats(self) -> BatchStats:
+        """A consistent snapshot of the counts."""
+        with self._stats_lock:
+            return self._stats.copy()
+
+    def _count(self, **increments: float) -> None:
+        with self._stats_lock:
+            for name, value in increments.items():
+                setattr(self._stats, name, getattr(self._stats, name) + value)
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop taking work; queued inputs still run, then the workers exit."""
@@ -133,7 +148,7 @@ class Batcher:
         """Remove and return the next batch; the caller holds the lock and there is pending work."""
         live = [it for it in self._pending if not it.future.cancelled()]
         if len(live) != len(self._pending):
-            self.stats.dropped += len(self._pending) - len(live)
+            self._count(dropped=len(self._pending) - len(live))
             self._pending = live
             self._pending_tokens = sum(len(it.ids) for it in live)
         if not live:
@@ -177,15 +192,11 @@ class Batcher:
                         break
                     self._cond.wait(remaining)
                 batch = self._take_batch() if self._pending else []
-                self._busy[index] = True
-            try:
-                live = [it for it in batch if it.future.set_running_or_notify_cancel()]
-                self.stats.dropped += len(batch) - len(live)
-                if live:
-                    self._run(replica, live)
-            finally:
-                with self._cond:
-                    self._busy[index] = False
+            live = [it for it in batch if it.future.set_running_or_notify_cancel()]
+            if len(live) != len(batch):
+                self._count(dropped=len(batch) - len(live))
+            if live:
+                self._run(replica, live)
 
     def _run(self, replica: Runtime, items: list[WorkItem]) -> None:
         needs = items[0].needs
@@ -199,11 +210,11 @@ class Batcher:
             try:
                 outputs = replica.forward([it.ids for it in items], needs)
             finally:
-                self.stats.busy_s += time.perf_counter() - started
+                self._count(busy_s=time.perf_counter() - started)
         except Exception as exc:
             if is_out_of_memory(exc):
                 replica.release_memory()
-                self.stats.oom_splits += 1
+                self._count(oom_splits=1)
                 if len(items) == 1:
                     items[0].future.set_exception(OutOfMemory(
                         f"one input of {width} tokens does not fit in {replica.device} memory; send a shorter "
@@ -218,12 +229,13 @@ class Batcher:
             for it in items:
                 it.future.set_exception(exc)
             return
-        tokens = sum(len(it.ids) for it in items)
-        self.stats.batches += 1
-        self.stats.inputs += len(items)
-        self.stats.tokens += tokens
-        self.stats.padded_tokens += width * len(items)
-        if self.on_batch is not None:
-            self.on_batch(len(items), tokens, width * len(items))
+        bucket = bisect.bisect_left(BATCH_SIZE_BUCKETS, len(items))
+        with self._stats_lock:
+            st = self._stats
+            st.batches += 1
+            st.inputs += len(items)
+            st.tokens += sum(len(it.ids) for it in items)
+            st.padded_tokens += width * len(items)
+            st.batch_size_counts[bucket] += 1
         for it, out in zip(items, outputs, strict=True):
             it.future.set_result(out)

@@ -1,7 +1,7 @@
-"""The inference core: the one place that tokenizes, truncates, counts usage, batches and ranks.
+"""The inference core: the one place that tokenizes, truncates, counts usage, batches, scores and ranks.
 
 Every client dialect (OpenAI, TEI, Jina/Cohere, vLLM, the seed guide's ``/embed``) translates its body
-into a call here and translates the neutral result back; no route computes anything itself.
+into one call here and translates the neutral result back; no route computes anything itself.
 """
 
 from __future__ import annotations
@@ -9,75 +9,36 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from local_server.engine import names
-from local_server.engine.batcher import Batcher
-from local_server.engine.runtime import EmbeddingVectors, EmbedNeeds, M3Runtime, RerankerRuntime, Runtime
-from local_server.errors import BadRequest, ModelNotReady, NotFound, PayloadTooLarge
-from local_server.settings import Settings
+from local_server.engine.errors import InvalidInput, ModelNotServed, NotReady, TooLarge
+from local_server.engine.loading import load_model, resolve_devices
+from local_server.engine.types import (
+    EMBEDDING,
+    RERANKER,
+    EmbedNeeds,
+    EmbedResult,
+    PairScores,
+    RerankResult,
+    ScoredDocument,
+    ServedModel,
+    Token,
+    Tokenized,
+)
+
+if TYPE_CHECKING:  # the engine takes any object with these settings; config imports nothing of it
+    from local_server.config import Settings
 
 log = logging.getLogger("bge_local.core")
-
-EMBEDDING = "embedding"
-RERANKER = "reranker"
 
 # Tokenizing a 10 MB string to keep its first 8192 tokens wastes seconds: when truncating, cut the text
 # far beyond the point where the token limit falls (a token always covers at least one character).
 _CHARS_PER_TOKEN_BOUND = 12
-
-# On a CPU every padded token costs as much as a real one and a bigger batch buys almost nothing, so a batch
-# takes only inputs of nearly the same length (at most 10% padding; measured by bench/run.py: 0.20 instead of
-# 0.26-0.80 CPU-seconds per 1k tokens on mixed lengths). A GPU keeps the token budget alone, where padding
-# mostly fills idle compute.
-_CPU_MAX_PADDING = 0.1
-
-
-@dataclass
-class ServedModel:
-    kind: str
-    names: list[str]  # canonical name first
-    path: str
-    max_length: int
-    batcher: Batcher
-    tokenizer: Any
-    devices: list[str]
-    dtype: str
-    dimension: int | None = None
-
-    @property
-    def name(self) -> str:
-        return self.names[0]
-
-
-@dataclass
-class EmbedResult:
-    vectors: list[EmbeddingVectors]
-    token_counts: list[int]
-    model: str
-
-    @property
-    def total_tokens(self) -> int:
-        return sum(self.token_counts)
-
-
-@dataclass
-class ScoredDocument:
-    index: int
-    score: float
-
-
-@dataclass
-class RerankResult:
-    results: list[ScoredDocument]
-    total_tokens: int
-    model: str
-    pair_tokens: list[int] = field(default_factory=list)
 
 
 def sigmoid(x: float) -> float:
@@ -85,59 +46,6 @@ def sigmoid(x: float) -> float:
         return 1.0 / (1.0 + math.exp(-x))
     z = math.exp(x)
     return z / (1.0 + z)
-
-
-class ModelLoadError(RuntimeError):
-    """A model that cannot be found, fetched or loaded; the message says what to do."""
-
-
-def resolve_devices(device: str | None) -> list[str]:
-    import torch
-
-    if device is None or device in {"", "auto"}:
-        return ["cuda:0"] if torch.cuda.is_available() else ["cpu"]
-    devices = [d.strip() for d in device.split(",") if d.strip()]
-    resolved = []
-    for d in devices:
-        if d == "cuda":
-            d = "cuda:0"
-        if d.isdigit():
-            d = f"cuda:{d}"
-        if d.startswith("cuda") and not torch.cuda.is_available():
-            raise ModelLoadError(f"--device {device} asks for CUDA but torch sees no GPU "
-                                 "(is this a CPU build of torch, or is CUDA_VISIBLE_DEVICES empty?)")
-        resolved.append(d)
-    return resolved
-
-
-def resolve_model_path(name_or_path: str, cache_dir: str | None) -> str:
-    """A local directory is used as is; anything else is a hub id fetched once through huggingface_hub.
-
-    Only the files inference needs are fetched (the same selection as ``bge-local download``: one copy of the
-    weights, no ONNX export). huggingface_hub honours ``HF_ENDPOINT`` (mirrors such as https://hf-mirror.com)
-    and ``HF_HUB_OFFLINE`` (then only its cache is used).
-    """
-    expanded = os.path.expanduser(name_or_path)
-    if Path(expanded).is_dir():
-        return expanded
-    if name_or_path.startswith((".", "/", "~")):
-        raise ModelLoadError(f"model directory {name_or_path} does not exist")
-    from huggingface_hub import constants, list_repo_files, snapshot_download
-
-    from local_server.download import fallback_patterns, select_files
-
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    log.info("fetching %s from %s (set HF_ENDPOINT for a mirror, or use `bge-local download`)", name_or_path,
-             endpoint)
-    try:
-        patterns = fallback_patterns() if constants.HF_HUB_OFFLINE else select_files(list_repo_files(name_or_path))
-        return snapshot_download(repo_id=name_or_path, cache_dir=cache_dir, allow_patterns=patterns)
-    except Exception as exc:
-        raise ModelLoadError(
-            f"could not fetch {name_or_path} from {endpoint} ({type(exc).__name__}: {exc}). Where huggingface.co "
-            "is out of reach set HF_ENDPOINT=https://hf-mirror.com, or fetch the models with `bge-local download` "
-            "(Hugging Face or ModelScope) and pass their directories"
-        ) from exc
 
 
 class InferenceCore:
@@ -154,53 +62,14 @@ class InferenceCore:
         s = self.settings
         devices = resolve_devices(s.device)
         if s.embedding_model:
-            self.embedder = self._load(EMBEDDING, s.embedding_model, M3Runtime, devices, s.embedding_names,
-                                       EmbedNeeds.union)
+            self.embedder = load_model(EMBEDDING, s.embedding_model, s, devices)
         if s.reranker_model:
-            self.reranker = self._load(RERANKER, s.reranker_model, RerankerRuntime, devices, s.reranker_names,
-                                       lambda a, b: a)
+            self.reranker = load_model(RERANKER, s.reranker_model, s, devices)
         self.ready = True
 
-    def _load(self, kind, source, runtime_cls, devices, aliases, merge) -> ServedModel:
-        s = self.settings
-        path = resolve_model_path(source, s.cache_dir)
-        replicas: list[Runtime] = [runtime_cls(path, device, s.dtype) for device in devices]
-        first = replicas[0]
-        # XLM-R reserves two positions (the padding offset): 8194 positions hold 8192 tokens.
-        max_length = min(s.max_length, first.max_positions - 2)
-        canonical = Path(source.rstrip("/")).name
-        served = [canonical, *aliases]
-        if source != canonical:
-            served.append(source)
-        batcher = Batcher(
-            kind,
-            replicas,
-            max_batch_tokens=max(s.max_batch_tokens, max_length),
-            max_batch_size=s.max_batch_size,
-            wait_s=s.batch_wait_ms / 1000.0,
-            max_queue=s.max_queue_inputs,
-            merge_needs=merge,
-            max_padding=self._max_padding(devices),
-            fault_oom_above_tokens=int(os.environ.get("BGE_LOCAL_FAULT_OOM_ABOVE_TOKENS", "0") or 0),
-        )
-        dtype = str(first.dtype).replace("torch.", "")
-        log.info("loaded %s %s from %s on %s (%s), max length %d", kind, canonical, path, ", ".join(devices),
-                 dtype, max_length)
-        return ServedModel(
-            kind=kind, names=served, path=path, max_length=max_length, batcher=batcher,
-            tokenizer=first.tokenizer, devices=devices, dtype=dtype,
-            dimension=getattr(first, "hidden_size", None),
-        )
-
-    def _max_padding(self, devices: list[str]) -> float:
-        if self.settings.max_padding >= 0:
-            return min(self.settings.max_padding, 1.0)
-        return _CPU_MAX_PADDING if all(d.startswith("cpu") for d in devices) else 1.0
-
     def close(self) -> None:
-        for model in (self.embedder, self.reranker):
-            if model is not None:
-                model.batcher.close()
+        for model in self.served_models():
+            model.batcher.close()
 
     # ---- model selection ---------------------------------------------------------------------------
     def served_models(self) -> list[ServedModel]:
@@ -209,31 +78,40 @@ class InferenceCore:
     def model_for(self, kind: str, requested: str | None) -> ServedModel:
         """The model a request names, matched leniently; unknown names fall back to the route's model."""
         if not self.ready:
-            raise ModelNotReady(self.load_error or "models are still loading; retry in a few seconds",
-                                headers={"Retry-After": "5"})
+            raise NotReady(self.load_error or "models are still loading; retry in a few seconds", retry_after_s=5)
         model = self.embedder if kind == EMBEDDING else self.reranker
         if model is None:
             other = self.reranker if kind == EMBEDDING else self.embedder
             hint = f"; it serves the {other.kind} model {other.name!r}" if other else ""
             wanted, option = ("embedding model", "--embedding-model") if kind == EMBEDDING else ("reranker",
                                                                                               "--reranker-model")
-            raise NotFound(f"this server runs no {wanted}{hint}. Send these requests to a server started with "
-                           f"{option}", code="model_not_found")
+            raise ModelNotServed(f"this server runs no {wanted}{hint}. Send these requests to a server started "
+                                 f"with {option}")
         if requested and self.settings.strict_model_names and not names.matches(requested, model.names):
-            raise NotFound(f"model {requested!r} is not served here; served {kind}: {', '.join(model.names)}",
-                           code="model_not_found")
+            raise ModelNotServed(f"model {requested!r} is not served here; served {kind}: {', '.join(model.names)}")
         return model
+
+    def any_model(self) -> ServedModel:
+        """The embedder, else the reranker: for routes that only need a tokenizer (``/tokenize``)."""
+        return self.model_for(EMBEDDING if self.embedder is not None else RERANKER, None)
 
     # ---- request limits ----------------------------------------------------------------------------
     def check_count(self, count: int, what: str, limit: int, setting: str) -> None:
         if count == 0:
-            raise BadRequest(f"{what} must not be empty")
+            raise InvalidInput(f"{what} must not be empty")
         if count > limit:
-            raise PayloadTooLarge(
+            raise TooLarge(
                 f"{count} {what} in one request is more than this server allows ({limit}); "
                 f"send them in several requests or raise --{setting.replace('_', '-')}",
                 code="too_many_inputs",
             )
+
+    def _limit(self, model: ServedModel, max_length: int | None) -> int:
+        if max_length is None:
+            return model.max_length
+        if max_length < 2:
+            raise InvalidInput("max_length must be at least 2")
+        return min(max_length, model.max_length)
 
     # ---- tokenization ------------------------------------------------------------------------------
     def _encode(self, model: ServedModel, texts: Sequence[str], *, max_length: int, truncate: bool,
@@ -248,39 +126,76 @@ class InferenceCore:
         if not truncate:
             for i, ids in enumerate(encoded):
                 if len(ids) > max_length:
-                    raise PayloadTooLarge(
+                    raise TooLarge(
                         f"input {i} has {len(ids)} tokens, more than the limit of {max_length}; "
                         "shorten it or let the server truncate (truncate: true)",
                         code="input_too_long",
                     )
         return encoded
 
-    def _limit(self, model: ServedModel, max_length: int | None) -> int:
-        if max_length is None:
-            return model.max_length
-        if max_length < 2:
-            raise BadRequest("max_length must be at least 2")
-        return min(max_length, model.max_length)
+    def _tokenize(self, model: ServedModel, texts: list[str], special: bool, offsets: bool) -> Tokenized:
+        tok = model.tokenizer
+        encoded = tok(texts, add_special_tokens=special, return_offsets_mapping=offsets)
+        ids = [list(x) for x in encoded["input_ids"]]
+        if not offsets:
+            return Tokenized(ids=ids)
+        specials = set(tok.all_special_ids)
+        tokens = [
+            [Token(id=i, text=tok.convert_ids_to_tokens(i) if i in specials else text[start:stop],
+                   special=i in specials, start=start, stop=stop)
+             for i, (start, stop) in zip(row, spans, strict=True)]
+            for text, row, spans in zip(texts, ids, encoded["offset_mapping"], strict=True)
+        ]
+        return Tokenized(ids=ids, tokens=tokens)
 
     async def tokenize(self, model: ServedModel, texts: list[str], *, special: bool = True,
-                       offsets: bool = False) -> Any:
-        """The tokenizer's encoding of ``texts`` (``input_ids``, and ``offset_mapping`` when asked)."""
+                       offsets: bool = False) -> Tokenized:
+        """Token ids of each text (no truncation); with ``offsets`` each token's text, span and kind."""
         self.check_count(len(texts), "inputs", self.settings.max_client_batch_size, "max_client_batch_size")
-        return await asyncio.to_thread(model.tokenizer, texts, add_special_tokens=special,
-                                       return_offsets_mapping=offsets)
+        return await asyncio.to_thread(self._tokenize, model, texts, special, offsets)
 
     def token_strings(self, model: ServedModel, ids: Sequence[int]) -> list[str]:
         return [model.tokenizer.decode([int(i)]) for i in ids]
 
-    # ---- the two tasks -----------------------------------------------------------------------------
+    # ---- embeddings --------------------------------------------------------------------------------
+    def check_dimensions(self, model: ServedModel, dimensions: int | None) -> int | None:
+        """The width to cut dense vectors to, or None to keep them whole; refuses what bge-m3 can't give."""
+        width = model.dimension or 0
+        if dimensions is None or dimensions == width:
+            return None
+        allowed = self.settings.allow_dimension_truncation
+        if allowed and 0 < dimensions < width:
+            return dimensions
+        raise InvalidInput(
+            f"dimensions={dimensions} is not available: bge-m3 is a fixed-width {width}-d model (it was not "
+            f"trained for shorter, Matryoshka-style vectors). Remove 'dimensions' from the request or set it to "
+            f"{width}." + ("" if allowed else " (A server operator can allow truncate-and-renormalise with "
+                           "--allow-dimension-truncation.)"),
+            code="unsupported_dimensions",
+        )
+
     async def embed(self, model: ServedModel, texts: list[str], needs: EmbedNeeds, *, truncate: bool = True,
-                    max_length: int | None = None) -> EmbedResult:
+                    max_length: int | None = None, dimensions: int | None = None,
+                    sparse_tokens: bool = False) -> EmbedResult:
+        """Embed ``texts``; ``dimensions`` cuts and re-normalises dense vectors (when allowed),
+        ``sparse_tokens`` adds the sparse weights keyed by token string."""
+        if not (needs.dense or needs.sparse or needs.colbert):
+            raise InvalidInput("nothing to return: dense, sparse and ColBERT outputs are all turned off")
         self.check_count(len(texts), "inputs", self.settings.max_client_batch_size, "max_client_batch_size")
+        cut = self.check_dimensions(model, dimensions) if needs.dense else None
         limit = self._limit(model, max_length)
         ids = await asyncio.to_thread(self._encode, model, texts, max_length=limit, truncate=truncate)
         vectors = await _gather(model.batcher.submit(ids, needs))
-        return EmbedResult(vectors=vectors, token_counts=[len(x) for x in ids], model=model.name)
+        if cut:
+            for vec in vectors:
+                dense = vec.dense[:cut]
+                vec.dense = dense / max(float(np.linalg.norm(dense)), 1e-12)
+        by_token = None
+        if sparse_tokens and needs.sparse:
+            by_token = [self.token_strings(model, list(v.sparse)) for v in vectors]
+        return EmbedResult(vectors=vectors, token_counts=[len(x) for x in ids], sparse_tokens=by_token)
 
+    # ---- reranking ---------------------------------------------------------------------------------
     def _pair_ids(self, model: ServedModel, pairs: Sequence[tuple[str, str]], *, max_length: int,
                   truncate: bool) -> list[list[int]]:
         """``<s> query </s></s> document </s>``, the query cut to 3/4 of the limit and the document to the rest
@@ -299,7 +214,7 @@ class InferenceCore:
             room = max_length - len(q_ids) - 4
             if len(d_ids) > room:
                 if not truncate:
-                    raise PayloadTooLarge(
+                    raise TooLarge(
                         f"query and document {i} together have {len(q_ids) + len(d_ids) + 4} tokens, more than "
                         f"the limit of {max_length}; shorten them or let the server truncate (truncate: true)",
                         code="input_too_long")
@@ -307,25 +222,43 @@ class InferenceCore:
             result.append([cls_id, *q_ids, sep_id, sep_id, *d_ids, sep_id])
         return result
 
-    async def score_pairs(self, model: ServedModel, pairs: list[tuple[str, str]], *, truncate: bool = True,
-                          max_length: int | None = None) -> tuple[list[float], list[int]]:
-        """Raw relevance logits of each (query, document) pair, and each pair's token count."""
+    async def _logits(self, model: ServedModel, pairs: list[tuple[str, str]], *, truncate: bool,
+                      max_length: int | None) -> tuple[list[float], int]:
+        """Raw relevance logits of each (query, document) pair, and the pairs' total token count."""
         self.check_count(len(pairs), "documents", self.settings.max_rerank_documents, "max_rerank_documents")
         limit = self._limit(model, max_length)
         ids = await asyncio.to_thread(self._pair_ids, model, pairs, max_length=limit, truncate=truncate)
         logits = await _gather(model.batcher.submit(ids, None))
-        return logits, [len(p) for p in ids]
+        return logits, sum(len(p) for p in ids)
 
     async def rerank(self, model: ServedModel, query: str, documents: list[str], *, top_n: int | None = None,
                      raw_scores: bool = False, truncate: bool = True, max_length: int | None = None,
                      ) -> RerankResult:
-        logits, counts = await self.score_pairs(model, [(query, d) for d in documents], truncate=truncate,
-                                                max_length=max_length)
+        """Documents ranked best first; scores are sigmoid(logit) in 0..1 unless ``raw_scores``.
+        ``top_n`` None or 0 means all documents; larger values are clamped."""
+        if top_n is not None and top_n < 0:
+            raise InvalidInput(f"top_n must be 0 (all documents) or a positive number, not {top_n}")
+        logits, tokens = await self._logits(model, [(query, d) for d in documents], truncate=truncate,
+                                            max_length=max_length)
         scores = logits if raw_scores else [sigmoid(x) for x in logits]
         ranked = sorted((ScoredDocument(i, s) for i, s in enumerate(scores)), key=lambda d: -d.score)
-        if top_n is not None and top_n > 0:
+        if top_n:
             ranked = ranked[:top_n]
-        return RerankResult(results=ranked, total_tokens=sum(counts), model=model.name, pair_tokens=counts)
+        return RerankResult(results=ranked, total_tokens=tokens)
+
+    async def score(self, model: ServedModel, first: list[str], second: list[str], *,
+                    max_length: int | None = None) -> PairScores:
+        """vLLM's pairing: one ``first`` text against each ``second`` text, or ``first[i]`` with ``second[i]``;
+        scores in 0..1, in input order."""
+        if len(first) == 1:
+            pairs = [(first[0], t) for t in second]
+        elif len(first) == len(second):
+            pairs = list(zip(first, second, strict=True))
+        else:
+            raise InvalidInput(f"text_1 has {len(first)} texts and text_2 has {len(second)}: give one text_1, "
+                               "or as many as text_2")
+        logits, tokens = await self._logits(model, pairs, truncate=True, max_length=max_length)
+        return PairScores(scores=[sigmoid(x) for x in logits], total_tokens=tokens)
 
 
 async def _gather(futures: list[Future]) -> list[Any]:

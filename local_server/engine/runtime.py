@@ -11,32 +11,14 @@ sequence-classification model. FlagEmbedding is not imported: it is the test sui
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from local_server.engine.types import EmbeddingVectors, EmbedNeeds
+
 log = logging.getLogger("bge_local.runtime")
-
-
-@dataclass(frozen=True)
-class EmbedNeeds:
-    """Which of bge-m3's outputs a request wants; one forward pass computes the union of a batch's needs."""
-
-    dense: bool = True
-    sparse: bool = False
-    colbert: bool = False
-
-    def union(self, other: EmbedNeeds) -> EmbedNeeds:
-        return EmbedNeeds(self.dense or other.dense, self.sparse or other.sparse, self.colbert or other.colbert)
-
-
-@dataclass
-class EmbeddingVectors:
-    dense: np.ndarray | None = None  # (dim,) float32, L2-normalised
-    sparse: dict[int, float] | None = None  # token id -> weight, specials and weights <= 0 dropped
-    colbert: np.ndarray | None = None  # (tokens - 1, dim) float32, L2-normalised rows
 
 
 _DTYPES = {"auto": "float16", "fp16": "float16", "float16": "float16", "half": "float16",

@@ -23,7 +23,7 @@ import pytest
 import yaml
 from support.server import REPO
 
-from local_server import settings as server_settings
+from local_server import config as server_settings
 
 DOCKERFILES = ["Dockerfile", "Dockerfile.cpu"]
 COMPOSE_FILES = ["docker-compose.yml", "docker-compose.cpu.yml"]
@@ -315,7 +315,7 @@ def two_gpu_alternative() -> dict:
 
 def test_the_two_gpu_alternative_serves_each_model_on_its_own_gpu_and_port():
     from local_server.cli import build_parser
-    from local_server.settings import settings_from_args
+    from local_server.config import settings_from_args
 
     services = two_gpu_alternative()
     parser = build_parser()

@@ -9,7 +9,8 @@ import sys
 import pytest
 from support.server import REPO, ServerProcess
 
-from local_server import doctor
+from local_server.tools import doctor
+from local_server.tools.doctor import paste as paste_table
 
 CHECKS = [
     "health",
@@ -142,7 +143,7 @@ def test_the_right_key_passes_and_flags_providers_that_send_none(keyed_server, c
     assert rc == 0, checks
     assert "get 401" in checks["auth"]["detail"]
     hf = paste(report, "RAGFlow", "HuggingFace", "embedding")
-    assert hf["ok"] is False and hf["status"] == doctor.NO_KEY_NOTE
+    assert hf["ok"] is False and hf["status"] == paste_table.NO_KEY_NOTE
     assert paste(report, "RAGFlow", "LocalAI", "embedding")["ok"] is False
     assert paste(report, "RAGFlow", "VLLM", "rerank")["ok"] is True
 
@@ -213,11 +214,11 @@ def test_the_cli_runs_the_doctor_and_returns_its_exit_code(server, closed_port):
     ],
 )
 def test_normalise_url(typed, root):
-    assert doctor.normalise_url(typed) == root
+    assert paste_table.normalise_url(typed) == root
 
 
 def _values(url: str) -> dict[tuple[str, str, str], str | None]:
-    return {(r.app, r.provider, r.model_type): r.value for r in doctor.paste_rows(url)}
+    return {(r.app, r.provider, r.model_type): r.value for r in paste_table.paste_rows(url)}
 
 
 def test_paste_values_follow_each_clients_url_rule():
@@ -244,13 +245,13 @@ def test_behind_a_path_prefix_the_urljoin_providers_get_forms_that_keep_it():
 def test_docs_ragflow_md_holds_the_generated_tables(repo_root):
     text = (repo_root / "docs" / "ragflow.md").read_text()
     for app in ("RAGFlow", "Dify"):
-        assert doctor.paste_markdown("http://HOST:8000", app) in text, (
+        assert paste_table.paste_markdown("http://HOST:8000", app) in text, (
             f"docs/ragflow.md is out of date: regenerate its {app} table with "
             "`bge-local doctor --paste-table http://HOST:8000`"
         )
 
 
 def test_importing_the_doctor_pulls_in_no_http_client():
-    code = "import sys, local_server.doctor; print('httpx' in sys.modules)"
+    code = "import sys, local_server.tools.doctor; print('httpx' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
     assert out.stdout.strip() == "False"

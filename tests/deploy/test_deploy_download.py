@@ -13,7 +13,7 @@ import pytest
 from support.fake_hub import FakeHub
 from support.server import REPO
 
-from local_server import download
+from local_server.tools import download
 
 # What BAAI/bge-m3's main branch holds: pytorch_model.bin only (its model.safetensors URL answers 404).
 BGE_M3_LISTING = [
@@ -224,7 +224,7 @@ def test_register_adds_the_subcommand_with_its_defaults():
 
 def test_importing_the_module_pulls_in_no_heavy_library():
     code = (
-        "import sys, local_server.download; "
+        "import sys, local_server.tools.download; "
         "heavy = ('huggingface_hub', 'torch', 'modelscope', 'FlagEmbedding'); "
         "print(sorted(m for m in heavy if m in sys.modules))"
     )

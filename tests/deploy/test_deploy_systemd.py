@@ -12,7 +12,7 @@ import pytest
 import yaml
 from support.server import REPO
 
-from local_server import settings as server_settings
+from local_server import config as server_settings
 
 UNIT = REPO / "deploy" / "bge-local.service"
 ENV_EXAMPLE = REPO / "deploy" / "env.example"
@@ -143,7 +143,7 @@ def test_env_example_values_match_the_server_defaults_and_parse_as_an_environmen
 
 def test_the_env_file_drives_the_real_settings():
     from local_server.cli import build_parser
-    from local_server.settings import settings_from_args
+    from local_server.config import settings_from_args
 
     environ = {key: value for key, value, commented in env_lines() if not commented}
     s = settings_from_args(build_parser().parse_args(["serve"]), environ)

@@ -142,7 +142,8 @@ class _InstalledServer(ServerProcess):
 
 
 def test_installed_server_embeds_and_reranks(clean_venv: Path, tiny_models: Path, tmp_path: Path) -> None:
-    from local_server.engine.runtime import EmbedNeeds, M3Runtime, RerankerRuntime
+    from local_server.engine.runtime import M3Runtime, RerankerRuntime
+    from local_server.engine.types import EmbedNeeds
 
     texts = ["The capital of France is Paris.", "人工智能正在改变世界。"]
     docs = ["Paris is in France.", "Horses are animals."]

@@ -105,7 +105,7 @@ def test_out_of_memory_splits_batches_and_refuses_only_what_cannot_fit(tiny_mode
         assert body.status_code == 200
         alone = httpx.post(proc.url + "/v1/embeddings", json={"input": texts[5]}).json()["data"][0]["embedding"]
         np.testing.assert_allclose(body.json()["data"][5]["embedding"], alone, atol=1e-5)
-        assert _metric(proc.url, 'bge_local_oom_splits{model="embedding"}') > 0
+        assert _metric(proc.url, 'bge_local_oom_splits_total{model="embedding"}') > 0
         too_big = httpx.post(proc.url + "/v1/embeddings", json={"input": "word " * 1000}, timeout=60)
         assert too_big.status_code == 503
         assert "does not fit" in too_big.json()["error"]["message"]
@@ -223,8 +223,8 @@ def test_metrics_expose_the_promised_series(server):
     assert grew('bge_local_requests_total{route="/v1/embeddings",status="200"}') == 1
     assert grew('bge_local_requests_total{route="unmatched",status="404"}') == 1
     assert grew('bge_local_tokens_total{model="embedding"}') == 6  # <s> a </s>, <s> b </s>
-    assert grew('bge_local_forward_seconds{model="embedding"}') > 0
-    assert grew('bge_local_forward_seconds{model="reranker"}') == 0
+    assert grew('bge_local_forward_seconds_total{model="embedding"}') > 0
+    assert grew('bge_local_forward_seconds_total{model="reranker"}') == 0
 
 
 def test_docs_and_metrics_can_be_closed_and_cors_is_off_by_default(server, tiny_models, tmp_path):

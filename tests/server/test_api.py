@@ -277,8 +277,8 @@ OPEN_ROUTES = {"/", "/health", "/ready", "/v1/health", "/live", "/health/live", 
 
 def test_the_auth_walk_covers_every_route_the_app_has():
     """A new route can't slip past the auth walk above: every route is either walked or deliberately open."""
-    from local_server.app import create_app
-    from local_server.settings import Settings
+    from local_server.config import Settings
+    from local_server.server.app import create_app
 
     app = create_app(Settings(api_keys=["k"]))
     paths = set()

@@ -5,10 +5,7 @@ goes through ``huggingface_hub.snapshot_download``; ModelScope (modelscope.cn, r
 China) through ``modelscope.snapshot_download``. Each model lands in ``DIR/<name>`` as a plain directory
 that ``bge-local serve --embedding-model DIR/bge-m3`` loads without any network.
 
-Only what inference needs is fetched: the config, the tokenizer files, one copy of the weights
-(``model.safetensors`` when the repository has it, else ``pytorch_model.bin``), bge-m3's
-``colbert_linear.pt`` and ``sparse_linear.pt``, and a few small metadata files. BAAI/bge-m3 also carries
-an ONNX export (``onnx/``, another 2.3 GB) and images (``imgs/``) that nothing here loads.
+Only what inference needs is fetched (the selection lives in ``local_server.hub``, which ``serve`` shares).
 
 Heavy imports (huggingface_hub, modelscope) happen inside the functions that need them.
 """
@@ -20,35 +17,21 @@ import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import Path
+
+from local_server.hub import (
+    HF_DEFAULT_ENDPOINT,
+    PYTORCH_WEIGHTS,
+    SAFETENSORS_WEIGHTS,
+    TOKENIZER_FILES,
+    fallback_patterns,
+    matches_any,
+    select_files,
+)
 
 DEFAULT_MODELS = ("bge-m3", "bge-reranker-v2-m3")
 DEFAULT_DIR = "bge-models"
-HF_DEFAULT_ENDPOINT = "https://huggingface.co"
 MODELSCOPE_HINT = "pip install 'bge-local[modelscope]'"
-
-# Small files a model directory needs (or that cost nothing and let other tools load the same directory).
-SMALL_FILES = (
-    "config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "sentencepiece.bpe.model",
-    "added_tokens.json",
-    "colbert_linear.pt",
-    "sparse_linear.pt",
-    "modules.json",
-    "config_sentence_transformers.json",
-    "sentence_bert_config.json",
-    "1_Pooling/config.json",
-    "README.md",
-    "LICENSE",
-)
-SAFETENSORS_WEIGHTS = ("model.safetensors", "model-*-of-*.safetensors", "model.safetensors.index.json")
-PYTORCH_WEIGHTS = ("pytorch_model.bin", "pytorch_model-*-of-*.bin", "pytorch_model.bin.index.json")
-TOKENIZER_FILES = ("tokenizer.json", "sentencepiece.bpe.model")
-
 
 class DownloadError(Exception):
     """A failure with a message meant for the user (no traceback needed)."""
@@ -109,36 +92,13 @@ def parse_models(value: str) -> list[ModelSource]:
     return sources
 
 
-def _matches(path: str, patterns: Iterable[str]) -> bool:
-    return any(fnmatchcase(path, pattern) for pattern in patterns)
-
-
-def select_files(repo_files: Iterable[str]) -> list[str]:
-    """The files of a repository that inference needs, from its full listing.
-
-    One copy of the weights: safetensors when present (faster, safe to load), else the pickled .bin.
-    Everything else (onnx/, imgs/, *.onnx, .gitattributes, other frameworks' weights) is skipped.
-    """
-    files = set(repo_files)
-    chosen = {f for f in files if f in SMALL_FILES}
-    weights = {f for f in files if _matches(f, SAFETENSORS_WEIGHTS)}
-    if not weights:
-        weights = {f for f in files if _matches(f, PYTORCH_WEIGHTS)}
-    return sorted(chosen | weights)
-
-
-def fallback_patterns() -> list[str]:
-    """Patterns for when a repository cannot be listed first (both weight formats may then come)."""
-    return [*SMALL_FILES, *SAFETENSORS_WEIGHTS, *PYTORCH_WEIGHTS]
-
-
 def missing_files(source: ModelSource, files: Iterable[str]) -> list[str]:
     """What a model directory (or a selection) lacks to be loadable."""
     present = set(files)
     missing = [f for f in source.required if f not in present]
     if not any(f in present for f in TOKENIZER_FILES):
         missing.append(" or ".join(TOKENIZER_FILES))
-    if not any(_matches(f, SAFETENSORS_WEIGHTS + PYTORCH_WEIGHTS) for f in present):
+    if not any(matches_any(f, SAFETENSORS_WEIGHTS + PYTORCH_WEIGHTS) for f in present):
         missing.append("model.safetensors or pytorch_model.bin")
     return missing
 

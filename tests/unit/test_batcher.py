@@ -10,7 +10,26 @@ import numpy as np
 import pytest
 
 from local_server.engine.batcher import Batcher
-from local_server.engine.runtime import EmbedNeeds, M3Runtime
+from local_server.engine.runtime import M3Runtime
+from local_server.engine.types import EmbedNeeds
+
+
+class RecordingRuntime:
+    """The real runtime, recording each forward pass's (inputs, tokens, padded tokens) as the batcher formed it."""
+
+    def __init__(self, inner: M3Runtime):
+        self.inner = inner
+        self.device = inner.device
+        self.batches: list[tuple[int, int, int]] = []
+        self._lock = threading.Lock()
+
+    def forward(self, batch: list[list[int]], needs: EmbedNeeds) -> list:
+        with self._lock:
+            self.batches.append((len(batch), sum(map(len, batch)), max(map(len, batch)) * len(batch)))
+        return self.inner.forward(batch, needs)
+
+    def release_memory(self) -> None:
+        self.inner.release_memory()
 
 
 @pytest.fixture(scope="module")
@@ -24,21 +43,19 @@ def test_padding_cap_and_budget_hold_and_results_are_exact(runtime, max_padding)
     tok = runtime.tokenizer
     texts = [" ".join(["retrieval"] * rng.choice([1, 3, 10, 40, 120])) + f" {i}" for i in range(120)]
     ids = [tok(t)["input_ids"] for t in texts]
-    batches: list[tuple[int, int, int]] = []
-    lock = threading.Lock()
-
-    def record(inputs: int, tokens: int, padded: int) -> None:
-        with lock:
-            batches.append((inputs, tokens, padded))
-
-    batcher = Batcher("embedding", [runtime], max_batch_tokens=2048, max_batch_size=32, wait_s=0.05,
-                      max_queue=1000, merge_needs=EmbedNeeds.union, max_padding=max_padding, on_batch=record)
+    recording = RecordingRuntime(runtime)
+    batcher = Batcher("embedding", [recording], max_batch_tokens=2048, max_batch_size=32, wait_s=0.05,
+                      max_queue=1000, merge_needs=EmbedNeeds.union, max_padding=max_padding)
     try:
         futures = batcher.submit(ids, EmbedNeeds(dense=True, sparse=True))
         got = [f.result(timeout=120) for f in futures]
     finally:
         batcher.close()
+    batches = recording.batches
     assert sum(b[0] for b in batches) == len(texts)
+    stats = batcher.stats()
+    assert (stats.batches, stats.inputs) == (len(batches), len(texts))
+    assert stats.tokens == sum(b[1] for b in batches) and stats.padded_tokens == sum(b[2] for b in batches)
     for inputs, tokens, padded in batches:
         assert inputs == 1 or padded <= 2048
         assert inputs == 1 or padded - tokens <= max_padding * padded + 1e-9

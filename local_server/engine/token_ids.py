@@ -13,7 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from local_server.errors import BadRequest
+from local_server.engine.errors import InvalidInput
 
 CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 
@@ -38,7 +38,7 @@ def _encoding():
 
 def decode_token_arrays(arrays: list[list[int]]) -> list[str]:
     if not cl100k_cache_file().is_file():
-        raise BadRequest(
+        raise InvalidInput(
             "input was sent as token ids (tiktoken cl100k_base), which this server cannot decode: the "
             "cl100k_base file is not available here. Send text instead — in LangChain use "
             "OpenAIEmbeddings(..., check_embedding_ctx_length=False) — or place cl100k_base.tiktoken in "
@@ -49,4 +49,4 @@ def decode_token_arrays(arrays: list[list[int]]) -> list[str]:
     try:
         return [encoding.decode(ids) for ids in arrays]
     except Exception as exc:  # ids outside the vocabulary
-        raise BadRequest(f"input token ids are not valid cl100k_base tokens: {exc}") from exc
+        raise InvalidInput(f"input token ids are not valid cl100k_base tokens: {exc}") from exc

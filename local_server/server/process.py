@@ -1,7 +1,10 @@
-"""Logging set-up: plain text for people, or one JSON object per line for log shippers (``--log-format json``).
+"""The server process around the app: logging set-up, the exposure warning, and draining on SIGTERM.
 
-Access lines carry the request id that the response returns in ``X-Request-Id``; no request bodies and no
-credentials are ever logged.
+- Logging: plain text for people, or one JSON object per line for log shippers (``--log-format json``).
+  Access lines carry the request id that the response returns in ``X-Request-Id``; no request bodies and no
+  credentials are ever logged.
+- ``DrainingServer``: on SIGTERM/SIGINT it marks the app as draining (new requests get a JSON 503 and
+  readiness turns 503) and lets uvicorn finish the accepted requests before the process exits.
 """
 
 from __future__ import annotations
@@ -10,6 +13,13 @@ import json
 import logging
 import sys
 import time
+from typing import Any
+
+import uvicorn
+
+from local_server.loopback import is_loopback_host
+
+log = logging.getLogger("bge_local.lifecycle")
 
 _EXTRA = ("request_id", "status", "route")
 
@@ -49,3 +59,24 @@ def configure(level: str, fmt: str) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+
+
+def warn_if_exposed(host: str, has_key: bool) -> None:
+    if has_key:
+        return
+    if not is_loopback_host(host):  # 0.0.0.0 and :: listen on every interface
+        logging.getLogger("bge_local").warning(
+            "SECURITY: serving on %s without an API key: anyone who can reach this port can use the models. "
+            "Set --api-key (or BGE_LOCAL_API_KEY), or bind to 127.0.0.1.", host)
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, app_state: Any):
+        super().__init__(config)
+        self.app_state = app_state
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if not getattr(self.app_state, "draining", False):
+            log.info("signal %s: draining — finishing accepted requests, refusing new ones", sig)
+        self.app_state.draining = True
+        super().handle_exit(sig, frame)

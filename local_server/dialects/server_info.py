@@ -1,0 +1,81 @@
+"""Routes about the server rather than one task: health, liveness, TEI's /info, model lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from local_server import __version__
+from local_server.dialects.shapes import now
+from local_server.engine.core import InferenceCore
+from local_server.engine.types import EMBEDDING, ServedModel
+from local_server.server.auth import Auth, Core
+from local_server.server.errors import ModelNotReady
+from local_server.server.metrics import gpu_memory
+from local_server.server.responses import FastJSONResponse
+
+router = APIRouter(tags=["Server"])
+
+
+def _describe(model: ServedModel) -> dict[str, Any]:
+    return {"name": model.name, "type": model.kind, "aliases": model.names[1:], "path": model.path,
+            "devices": model.devices, "dtype": model.dtype, "max_input_length": model.max_length,
+            "dimension": model.dimension, "queue_depth": model.batcher.queue_depth}
+
+
+def health_body(core: InferenceCore) -> dict[str, Any]:
+    status = "ok" if core.ready else ("error" if core.load_error else "loading")
+    devices = sorted({d for m in core.served_models() for d in m.devices})
+    return {"status": status, "ready": core.ready, "version": __version__, "error": core.load_error,
+            "device": ", ".join(devices) or None, "models": [_describe(m) for m in core.served_models()],
+            "gpus": [{"index": g["index"], "name": g["name"], "memory_used_mb": g["used_bytes"] // 2**20,
+                      "memory_total_mb": g["total_bytes"] // 2**20} for g in gpu_memory()]}
+
+
+@router.get("/health", response_class=FastJSONResponse)
+@router.get("/ready", response_class=FastJSONResponse, include_in_schema=False)
+@router.get("/v1/health", response_class=FastJSONResponse, include_in_schema=False)
+async def health(core: Core, request: Request) -> FastJSONResponse:
+    """Readiness: 200 once every model is loaded, 503 (same body) before and while draining."""
+    body = health_body(core)
+    if request.app.state.draining:
+        body["status"] = "draining"
+    ready = core.ready and not request.app.state.draining
+    return FastJSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/live", response_class=FastJSONResponse)
+@router.get("/health/live", response_class=FastJSONResponse, include_in_schema=False)
+async def live() -> FastJSONResponse:
+    """Liveness: the process answers, whether or not the models are loaded yet."""
+    return FastJSONResponse({"status": "alive"})
+
+
+@router.get("/info", response_class=FastJSONResponse, dependencies=[Auth])
+async def info(core: Core, request: Request) -> FastJSONResponse:
+    """TEI's /info. With both models served it describes the embedder and lists both under ``models``."""
+    if not core.ready:
+        raise ModelNotReady("models are still loading", headers={"Retry-After": "5"})
+    main = core.embedder or core.reranker
+    assert main is not None
+    model_type = ({"embedding": {"pooling": "cls"}} if main.kind == EMBEDDING
+                  else {"reranker": {"id2label": {"0": "LABEL_0"}}})
+    s = core.settings
+    return FastJSONResponse({
+        "model_id": main.name, "model_sha": None, "model_dtype": main.dtype, "model_type": model_type,
+        "max_concurrent_requests": s.max_queue_inputs, "max_input_length": main.max_length,
+        "max_batch_tokens": s.max_batch_tokens, "max_batch_requests": None,
+        "max_client_batch_size": s.max_client_batch_size, "tokenization_workers": 1,
+        "version": __version__, "models": [_describe(m) for m in core.served_models()],
+    })
+
+
+@router.get("/v1/models", response_class=FastJSONResponse, dependencies=[Auth])
+@router.get("/models", response_class=FastJSONResponse, include_in_schema=False, dependencies=[Auth])
+async def list_models(core: Core) -> FastJSONResponse:
+    created = now()
+    data = [{"id": name, "object": "model", "created": created, "owned_by": "bge-local", "type": model.kind,
+             "root": model.name, "max_model_len": model.max_length}
+            for model in core.served_models() for name in model.names]
+    return FastJSONResponse({"object": "list", "data": data})

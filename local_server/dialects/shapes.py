@@ -1,0 +1,35 @@
+"""Small helpers every dialect uses to read the shapes clients send."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from local_server.server.errors import BadRequest
+
+
+def as_text_list(value: Any, field: str) -> list[str]:
+    """A string or a list of strings (the only shapes any client sends for texts)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise BadRequest(f"'{field}' must be a string or a list of strings")
+
+
+def document_text(doc: Any, index: int) -> str:
+    """Rerank documents arrive as strings or as ``{"text": ...}`` objects (Jina, vLLM, Cohere v1)."""
+    if isinstance(doc, str):
+        return doc
+    if isinstance(doc, dict) and isinstance(doc.get("text"), str):
+        return doc["text"]
+    raise BadRequest(f"documents[{index}] must be a string or an object with a 'text' string")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex}"
+
+
+def now() -> int:
+    return int(time.time())

@@ -1,0 +1,99 @@
+"""Loading: which devices, where the weights are, and one ServedModel (replicas + batcher) per model."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from local_server.engine.batcher import Batcher
+from local_server.engine.errors import ModelLoadError
+from local_server.engine.runtime import M3Runtime, RerankerRuntime, Runtime
+from local_server.engine.types import EMBEDDING, RERANKER, EmbedNeeds, ServedModel
+from local_server.hub import HubError, fetch
+
+if TYPE_CHECKING:  # the engine takes any object with these settings; config imports nothing of it
+    from local_server.config import Settings
+
+log = logging.getLogger("bge_local.loading")
+
+# On a CPU every padded token costs as much as a real one and a bigger batch buys almost nothing, so a batch
+# takes only inputs of nearly the same length (at most 10% padding; measured by bench/run.py: 0.20 instead of
+# 0.26-0.80 CPU-seconds per 1k tokens on mixed lengths). A GPU keeps the token budget alone, where padding
+# mostly fills idle compute.
+CPU_MAX_PADDING = 0.1
+
+
+def resolve_devices(device: str | None) -> list[str]:
+    import torch
+
+    if device is None or device in {"", "auto"}:
+        return ["cuda:0"] if torch.cuda.is_available() else ["cpu"]
+    devices = [d.strip() for d in device.split(",") if d.strip()]
+    resolved = []
+    for d in devices:
+        if d == "cuda":
+            d = "cuda:0"
+        if d.isdigit():
+            d = f"cuda:{d}"
+        if d.startswith("cuda") and not torch.cuda.is_available():
+            raise ModelLoadError(f"--device {device} asks for CUDA but torch sees no GPU "
+                                 "(is this a CPU build of torch, or is CUDA_VISIBLE_DEVICES empty?)")
+        resolved.append(d)
+    return resolved
+
+
+def resolve_model_path(name_or_path: str, cache_dir: str | None) -> str:
+    """A local directory is used as is (never the network); anything else is a hub id fetched once."""
+    expanded = os.path.expanduser(name_or_path)
+    if Path(expanded).is_dir():
+        return expanded
+    if name_or_path.startswith((".", "/", "~")):
+        raise ModelLoadError(f"model directory {name_or_path} does not exist")
+    try:
+        return fetch(name_or_path, cache_dir)
+    except HubError as exc:
+        raise ModelLoadError(str(exc)) from exc
+
+
+def max_padding(settings: Settings, devices: list[str]) -> float:
+    if settings.max_padding >= 0:
+        return min(settings.max_padding, 1.0)
+    return CPU_MAX_PADDING if all(d.startswith("cpu") for d in devices) else 1.0
+
+
+def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -> ServedModel:
+    """Load one model on every device (one replica each) behind one batcher."""
+    s = settings
+    runtime_cls: type[Runtime] = M3Runtime if kind == EMBEDDING else RerankerRuntime
+    path = resolve_model_path(source, s.cache_dir)
+    replicas: list[Runtime] = [runtime_cls(path, device, s.dtype) for device in devices]
+    first = replicas[0]
+    # XLM-R reserves two positions (the padding offset): 8194 positions hold 8192 tokens.
+    max_length = min(s.max_length, first.max_positions - 2)
+    canonical = Path(source.rstrip("/")).name
+    aliases = s.embedding_names if kind == EMBEDDING else s.reranker_names
+    served = [canonical, *aliases]
+    if source != canonical:
+        served.append(source)
+    batcher = Batcher(
+        kind,
+        replicas,
+        max_batch_tokens=max(s.max_batch_tokens, max_length),
+        max_batch_size=s.max_batch_size,
+        wait_s=s.batch_wait_ms / 1000.0,
+        max_queue=s.max_queue_inputs,
+        merge_needs=EmbedNeeds.union if kind == EMBEDDING else (lambda a, b: a),
+        max_padding=max_padding(s, devices),
+        fault_oom_above_tokens=int(os.environ.get("BGE_LOCAL_FAULT_OOM_ABOVE_TOKENS", "0") or 0),
+    )
+    dtype = str(first.dtype).replace("torch.", "")
+    log.info("loaded %s %s from %s on %s (%s), max length %d", kind, canonical, path, ", ".join(devices),
+             dtype, max_length)
+    return ServedModel(kind=kind, names=served, path=path, max_length=max_length, batcher=batcher,
+                       tokenizer=first.tokenizer, devices=devices, dtype=dtype,
+                       dimension=getattr(first, "hidden_size", None))
+
+
+__all__ = ["EMBEDDING", "RERANKER", "load_model", "max_padding", "resolve_devices", "resolve_model_path"]

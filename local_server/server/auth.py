@@ -1,0 +1,39 @@
+"""What routes depend on: the inference core of the app, and the API-key check."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from local_server.engine.core import InferenceCore
+from local_server.server.errors import Unauthorized
+
+
+def get_core(request: Request) -> InferenceCore:
+    return request.app.state.core
+
+
+def require_key(request: Request) -> None:
+    """With keys configured, demand ``Authorization: Bearer <key>``; without, accept any header at all."""
+    keys: list[str] = request.app.state.settings.api_keys
+    if not keys:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        token = header  # a bare key without the scheme
+    token = token.strip().encode()
+    if not token:
+        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>'", code="missing_api_key")
+    # Compare against every key in constant time, without stopping at the first match.
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(token, key.encode())
+    if not matched:
+        raise Unauthorized("invalid API key", code="invalid_api_key")
+
+
+Core = Annotated[InferenceCore, Depends(get_core)]
+Auth = Depends(require_key)

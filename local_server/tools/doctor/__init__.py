@@ -1,0 +1,78 @@
+"""``bge-local doctor URL``: check a running server as Dify and RAGFlow will call it, then say what to paste.
+
+Every check sends the request body a real client sends to the route that client reaches, validates the
+answer the way that client reads it, and times it (``checks``). The "what to paste" table is built from the
+URL rules of each Dify and RAGFlow provider (``paste``); each row is marked with the result of the check that
+exercises the route the pasted URL leads to (``report``). ``docs/ragflow.md`` holds the same table, generated
+by ``bge-local doctor --paste-table http://HOST:8000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from local_server.tools.doctor.checks import Doctor
+from local_server.tools.doctor.paste import paste_markdown
+from local_server.tools.doctor.report import render_text, report_json
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.paste_table:
+        for app in ("Dify", "RAGFlow"):
+            print(f"### {app}\n\n{paste_markdown(args.url, app)}")
+        return 0
+    try:
+        doctor = Doctor(args.url, api_key=args.api_key, timeout=args.timeout)
+    except ImportError:
+        print(
+            "error: the doctor needs httpx: pip install httpx (it comes with 'bge-local[server]')",
+            file=sys.stderr,
+        )
+        return 1
+    report = doctor.run()
+    if args.json:
+        print(json.dumps(report_json(report), ensure_ascii=False, indent=2))
+    else:
+        print(render_text(report))
+    return 0 if report.ok else 1
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", help="the server's URL, e.g. http://192.168.1.20:8000 (a /v1 suffix is fine)")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("BGE_LOCAL_API_KEY") or None,
+        help="the server's API key (default: $BGE_LOCAL_API_KEY)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request (default: 30)")
+    parser.add_argument(
+        "--paste-table",
+        action="store_true",
+        help="print only the what-to-paste tables for URL, as Markdown, without contacting it",
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "doctor",
+        help="check a running server as Dify and RAGFlow will call it, and print what to paste where",
+        description="Calls every route Dify and RAGFlow use (health, models, auth, embeddings float/base64, "
+        "TEI /embed, rerank in each dialect, /score), validates the answers as those clients read them, and "
+        "prints the URL to paste into each Dify and RAGFlow provider. Exit code 1 when a check fails.",
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bge-local doctor")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
