@@ -106,7 +106,9 @@ def test_systemd_accepts_every_line(tmp_path):
 
 # --- env.example -----------------------------------------------------------------------------------
 
-COMPOSE_ONLY = {"BGE_LOCAL_HOST_PORT", "BGE_LOCAL_MODELS_DIR"}
+# what the compose files interpolate (${VAR...}) is read too, by docker compose from .env
+COMPOSE_ONLY = {var for name in ("docker-compose.yml", "docker-compose.cpu.yml")
+                for var in re.findall(r"\$\{(\w+)", (REPO / name).read_text())}
 OTHER_KNOWN = {"HF_ENDPOINT", "HF_HUB_OFFLINE", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"}
 
 
