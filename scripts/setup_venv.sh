@@ -23,7 +23,11 @@ without_torch() { awk -v re='^(torch|triton|nvidia-[a-z0-9-]*|cuda-[a-z-]*)==' '
 case "$TARGET" in
   server) VENV="${VENV:-.venv}"; LOCK=locks/server-cpu.txt; has_gpu && LOCK=locks/server-cuda.txt ;;
   test) VENV="${VENV:-.venv}"; LOCK=locks/test.txt ;;
-  plugin) VENV="${VENV:-.venv-plugin}"; LOCK=locks/plugin.txt ;;
+  # Dify runs plugins on Python 3.12 (manifest meta.runner.version); dify_plugin 0.10 needs it
+  plugin) VENV="${VENV:-.venv-plugin}"; LOCK=locks/plugin.txt; PY="${PLUGIN_PYTHON:-python3.12}"
+          if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c 'import sys; assert sys.version_info[:2] >= (3, 12)' 2>/dev/null; then
+            rm -rf "$VENV"  # an older runtime: make it anew
+          fi ;;
   *) echo "setup: unknown target '$TARGET' (server, test or plugin)" >&2; exit 2 ;;
 esac
 

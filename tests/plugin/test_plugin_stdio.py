@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 from plugin_harness import DROP, REPO, PluginError, PluginProcess, RecordingProxy, SilentServer
-from support.server import ServerProcess, free_port
+from support.server import free_port
 
 
 def same_vectors(got: list[list[float]], want: list[list[float]], tol: float = 1e-5) -> bool:
