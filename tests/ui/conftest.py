@@ -8,6 +8,7 @@ script error fails the test. Screenshots go to ``.cache/ui-screenshots/`` (or ``
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,16 +16,25 @@ from pathlib import Path
 import pytest
 from support.browser import CHROMIUM, CHROMIUM_ARGS
 
+# CI sets it: there a missing browser is a failure, not a skip.
+REQUIRED = os.environ.get("BGE_LOCAL_REQUIRE_BROWSER") == "1"
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRED:
+        pytest.fail(f"BGE_LOCAL_REQUIRE_BROWSER=1 but {reason}")
+    pytest.skip(reason)
+
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
     try:
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
-        pytest.skip("playwright is not installed (pip install playwright; it comes with the test extra)")
+        _unavailable("playwright is not installed (pip install playwright; it comes with the test extra)")
     expect.set_options(timeout=60_000)  # a bound, not a wait: assertions return as soon as they hold
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        pytest.skip(f"no chromium at {CHROMIUM}: apt-get install -y chromium (or set BGE_LOCAL_CHROMIUM)")
+        _unavailable(f"no chromium at {CHROMIUM}: apt-get install -y chromium (or set BGE_LOCAL_CHROMIUM)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
