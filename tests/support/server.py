@@ -64,7 +64,7 @@ class ServerProcess:
 
     def wait_until_ready(self, timeout: float | None = None) -> None:
         # a bound, not a timing assertion; raise it on a machine shared with other heavy jobs
-        timeout = timeout or float(os.environ.get("BGE_LOCAL_TEST_READY_S", "180"))
+        timeout = timeout or float(os.environ.get("BGE_LOCAL_TEST_READY_S", "600"))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
