@@ -134,13 +134,14 @@ def test_clean_venv_holds_exactly_the_lock_and_the_wheel(clean_venv: Path, tmp_p
 
 class _InstalledServer(ServerProcess):
     def __init__(self, venv: Path, models: Path, log_dir: Path):
-        super().__init__(models, log_dir=log_dir)
+        super().__init__(models, log_dir=log_dir, wait_ready=False)
         self.venv = venv
 
     def command(self) -> list[str]:
         return [str(self.venv / "bin" / "bge-local"), *super().command()[3:]]  # drop "python -m local_server"
 
 
+@pytest.mark.timeout(1200)  # a fresh venv's first start compiles everything it imports; shared CPUs are slow
 def test_installed_server_embeds_and_reranks(clean_venv: Path, tiny_models: Path, tmp_path: Path) -> None:
     from local_server.engine.runtime import M3Runtime, RerankerRuntime
     from local_server.engine.types import EmbedNeeds
@@ -148,6 +149,8 @@ def test_installed_server_embeds_and_reranks(clean_venv: Path, tiny_models: Path
     texts = ["The capital of France is Paris.", "人工智能正在改变世界。"]
     docs = ["Paris is in France.", "Horses are animals."]
     with _InstalledServer(clean_venv, tiny_models, tmp_path) as server:
+        # A fresh install's first start also compiles every module it imports to bytecode: allow for it.
+        server.wait_until_ready(timeout=600)
         version = httpx.get(server.url + "/info", timeout=10).json()
         body = httpx.post(server.url + "/v1/embeddings", json={
             "input": texts, "return_sparse": True, "return_colbert_vecs": True}, timeout=60).json()
