@@ -56,7 +56,8 @@ async def create_embeddings(body: EmbeddingRequest, core: Core, request: Request
     model = core.model_for(EMBEDDING, body.model)
     needs = EmbedNeeds(dense=body.return_dense, sparse=body.return_sparse or body.return_sparse_tokens,
                        colbert=body.return_colbert_vecs)
-    result = await core.embed(model, _texts(body), needs, truncate=body.truncate, dimensions=body.dimensions)
+    result = await core.embed(model, _texts(body), needs, truncate=body.truncate, dimensions=body.dimensions,
+                              sparse_tokens=body.return_sparse_tokens)
     data = []
     for i, vec in enumerate(result.vectors):
         item: dict = {"object": "embedding", "index": i}
@@ -64,8 +65,8 @@ async def create_embeddings(body: EmbeddingRequest, core: Core, request: Request
             item["embedding"] = encode_vector(vec.dense, body.encoding_format)
         if vec.sparse is not None:
             sparse: dict = {"indices": list(vec.sparse.keys()), "values": list(vec.sparse.values())}
-            if body.return_sparse_tokens:  # one string per index: two ids may decode to the same string
-                sparse["tokens"] = core.token_strings(model, sparse["indices"])
+            if result.sparse_tokens is not None:
+                sparse["tokens"] = result.sparse_tokens[i]
             item["sparse_embedding"] = sparse
         if vec.colbert is not None:
             item["colbert_embedding"] = encode_vector(vec.colbert, body.encoding_format)

@@ -62,9 +62,7 @@ class ServerProcess:
                 raise
         return self
 
-    def wait_until_ready(self, timeout: float | None = None) -> None:
-        # a machine shared with other work may need longer: BGE_LOCAL_TEST_READY_TIMEOUT (seconds)
-        timeout = timeout or float(os.environ.get("BGE_LOCAL_TEST_READY_TIMEOUT", "180"))
+    def wait_until_ready(self, timeout: float = 600.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
