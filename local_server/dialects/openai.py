@@ -55,7 +55,8 @@ async def create_embeddings(body: EmbeddingRequest, core: Core, request: Request
     model = core.model_for(EMBEDDING, body.model)
     needs = EmbedNeeds(dense=body.return_dense, sparse=body.return_sparse or body.return_sparse_tokens,
                        colbert=body.return_colbert_vecs)
-    result = await core.embed(model, _texts(body), needs, truncate=body.truncate, dimensions=body.dimensions)
+    result = await core.embed(model, _texts(body), needs, truncate=body.truncate, dimensions=body.dimensions,
+                              sparse_tokens=body.return_sparse_tokens)
     data = []
     for i, vec in enumerate(result.vectors):
         item: dict = {"object": "embedding", "index": i}

@@ -102,9 +102,9 @@ class StatsRecorder:
                         per_task[le] = per_task.get(le, 0.0) + sample.value
         return reading
 
-    def sample(self) -> dict[str, Any] | None:
-        """Take one reading; append the deltas since the previous one (none on the first call)."""
-        now = self.read()
+    def sample(self, now: _Reading | None = None) -> dict[str, Any] | None:
+        """Append the deltas from the previous reading to ``now`` (taken here if not given; none the first time)."""
+        now = now or self.read()
         last, self._last = self._last, now
         if last is None:
             return None
@@ -126,7 +126,9 @@ class StatsRecorder:
 
     async def _loop(self) -> None:
         while True:
-            self.sample()
+            # Reading runs the engine collector (batcher locks, the GPU query, torch's first import), so it
+            # happens in a worker thread; the ring buffer is only ever touched on the event loop.
+            self.sample(await asyncio.to_thread(self.read))
             await asyncio.sleep(self.interval_s)
 
     def start(self) -> None:
@@ -171,21 +173,16 @@ def _totals(registry: CollectorRegistry) -> dict[str, Any]:
     return {"requests": requests, "requests_by_dialect": by_dialect, "tokens": tokens, "padded_tokens": padded}
 
 
-def stats_body(request: Request) -> dict[str, Any]:
-    state = request.app.state
+def current_state(state: Any) -> dict[str, Any]:
+    """Models, readiness, GPU memory (as /health) and the registry's totals, as of now."""
     core = state.core
-    recorder: StatsRecorder = state.stats
     body = health_body(core)
     if state.draining:
         body["status"] = "draining"
     by_name = {m.name: m for m in core.served_models()}
     for described in body["models"]:
-        model = by_name[described["name"]]
-        described["replicas"] = len(model.batcher.replicas)
+        described["replicas"] = len(by_name[described["name"]].batcher.replicas)
     body.update(_totals(state.metrics.registry))
-    body["uptime_s"] = round(time.time() - recorder.started_at, 1)
-    body["interval_s"] = recorder.interval_s
-    body["samples"] = list(recorder.samples)
     return body
 
 
@@ -193,4 +190,10 @@ def stats_body(request: Request) -> dict[str, Any]:
 @router.get("/stats", response_class=FastJSONResponse, include_in_schema=False, dependencies=[Auth])
 async def stats(request: Request) -> FastJSONResponse:
     """Models, readiness, GPU memory, queue depth, totals and the last minutes of throughput and latency."""
-    return FastJSONResponse(stats_body(request))
+    state = request.app.state
+    recorder: StatsRecorder = state.stats
+    body = await asyncio.to_thread(current_state, state)  # the GPU query and collectors stay off the loop
+    body["uptime_s"] = round(time.time() - recorder.started_at, 1)
+    body["interval_s"] = recorder.interval_s
+    body["samples"] = list(recorder.samples)
+    return FastJSONResponse(body)

@@ -207,6 +207,16 @@ def test_connect_rows_are_doctors_table_and_every_test_passes(server, new_page):
     screenshot(page, "connect")
 
 
+def test_connect_rows_of_a_model_not_served_are_skipped(embedder_only_server, new_page):
+    page = open_console(new_page(), embedder_only_server, "connect")
+    rows = run_every_connect_test(page)
+    for row, paste in zip(rows, paste_rows(embedder_only_server.url), strict=True):
+        if paste.value is None:
+            continue
+        want = "skip" if paste.model_type == "rerank" else "true"  # the plugin row tests its embedding half
+        expect(row.locator(".test-result")).to_have_attribute("data-ok", want)
+
+
 def test_connect_tests_fail_clearly_with_a_wrong_key(keyed_server, new_page):
     page = open_console(new_page(), keyed_server, "connect")
     page.fill("#gate-key", keyed_server.api_key)
