@@ -52,6 +52,20 @@ def keyed_server(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
+def embedder_only_server(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A server with the embedder alone (``--reranker-model none``), as in the two-GPU compose layout."""
+    with ServerProcess(tiny_models, reranker=False, log_dir=tmp_path_factory.mktemp("emb-only")) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="session")
+def reranker_only_server(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A server with the reranker alone (``--embedding-model none``)."""
+    with ServerProcess(tiny_models, embedder=False, log_dir=tmp_path_factory.mktemp("rr-only")) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="session")
 def flag_models(tiny_models: Path):
     """FlagEmbedding's own classes on the same tiny models, in this process: the reference results."""
     from FlagEmbedding import BGEM3FlagModel, FlagReranker

@@ -64,7 +64,7 @@ async def create_embeddings(body: EmbeddingRequest, core: Core) -> FastJSONRespo
         if vec.sparse is not None:
             sparse: dict = {"indices": list(vec.sparse.keys()), "values": list(vec.sparse.values())}
             if result.sparse_tokens is not None:
-                sparse["tokens"] = list(result.sparse_tokens[i].keys())
+                sparse["tokens"] = result.sparse_tokens[i]
             item["sparse_embedding"] = sparse
         if vec.colbert is not None:
             item["colbert_embedding"] = encode_vector(vec.colbert, body.encoding_format)

@@ -61,7 +61,8 @@ async def embed(body: EmbedRequest, core: Core) -> FastJSONResponse:
     if body.mode == "dense":
         embeddings = [v.dense for v in result.vectors]
     elif body.mode == "sparse":
-        embeddings = result.sparse_tokens or []
+        embeddings = [dict(zip(tokens, v.sparse.values(), strict=True))
+                      for tokens, v in zip(result.sparse_tokens or [], result.vectors, strict=True)]
     else:
         embeddings = [v.colbert for v in result.vectors]
     return FastJSONResponse({

@@ -191,8 +191,7 @@ class InferenceCore:
                 vec.dense = dense / max(float(np.linalg.norm(dense)), 1e-12)
         by_token = None
         if sparse_tokens and needs.sparse:
-            by_token = [dict(zip(self.token_strings(model, list(v.sparse)), v.sparse.values(), strict=True))
-                        for v in vectors]
+            by_token = [self.token_strings(model, list(v.sparse)) for v in vectors]
         return EmbedResult(vectors=vectors, token_counts=[len(x) for x in ids], sparse_tokens=by_token)
 
     # ---- reranking ---------------------------------------------------------------------------------

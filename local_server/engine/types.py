@@ -74,8 +74,9 @@ class ServedModel:
 class EmbedResult:
     vectors: list[EmbeddingVectors]
     token_counts: list[int]
-    # bge-local's sparse output by token string, when asked: one {token: weight} map per input
-    sparse_tokens: list[dict[str, float]] | None = None
+    # when asked: each input's sparse token ids as token strings, in the order of ``vectors[i].sparse``
+    # (two ids can decode to the same string, so this is a list, not a map)
+    sparse_tokens: list[list[str]] | None = None
 
     @property
     def total_tokens(self) -> int:

@@ -79,15 +79,13 @@ class EngineCollector(Collector):
         yield queue
         yield from counters.values()
         yield sizes
-        gpus = gpu_memory()
-        if gpus:
-            used = GaugeMetricFamily("bge_local_gpu_memory_used_bytes", "GPU memory in use", labels=["gpu"])
-            total = GaugeMetricFamily("bge_local_gpu_memory_total_bytes", "GPU memory in total", labels=["gpu"])
-            for gpu in gpus:
-                used.add_metric([str(gpu["index"])], gpu["used_bytes"])
-                total.add_metric([str(gpu["index"])], gpu["total_bytes"])
-            yield used
-            yield total
+        used = GaugeMetricFamily("bge_local_gpu_memory_used_bytes", "GPU memory in use", labels=["gpu"])
+        total = GaugeMetricFamily("bge_local_gpu_memory_total_bytes", "GPU memory in total", labels=["gpu"])
+        for gpu in gpu_memory():  # no samples on a CPU-only machine: the families stay declared for dashboards
+            used.add_metric([str(gpu["index"])], gpu["used_bytes"])
+            total.add_metric([str(gpu["index"])], gpu["total_bytes"])
+        yield used
+        yield total
 
 
 class Metrics:

@@ -13,7 +13,6 @@ import time
 import httpx
 import pytest
 from plugin_harness import PluginError, PluginProcess, RecordingProxy, closed_port
-from support.server import ServerProcess
 
 
 def same_vectors(got: list[list[float]], want: list[list[float]], tol: float = 1e-5) -> bool:
@@ -500,18 +499,6 @@ def test_timeout(plugin: PluginProcess, silent_server) -> None:
     with pytest.raises(PluginError) as e:
         plugin.embed(EMB, creds, TEXTS)
     assert e.value.error_type == "InvokeConnectionError"
-
-
-@pytest.fixture(scope="module")
-def reranker_only_server(tiny_models, tmp_path_factory):
-    with ServerProcess(tiny_models, embedder=False, log_dir=tmp_path_factory.mktemp("rr-only")) as proc:
-        yield proc
-
-
-@pytest.fixture(scope="module")
-def embedder_only_server(tiny_models, tmp_path_factory):
-    with ServerProcess(tiny_models, reranker=False, log_dir=tmp_path_factory.mktemp("emb-only")) as proc:
-        yield proc
 
 
 def test_reranker_url_given_for_an_embedding_model(plugin: PluginProcess, reranker_only_server) -> None:

@@ -225,23 +225,3 @@ def test_metrics_expose_the_promised_series(server):
     assert grew('bge_local_tokens_total{model="embedding"}') == 6  # <s> a </s>, <s> b </s>
     assert grew('bge_local_forward_seconds_total{model="embedding"}') > 0
     assert grew('bge_local_forward_seconds_total{model="reranker"}') == 0
-
-
-def test_docs_and_metrics_can_be_closed_and_cors_is_off_by_default(server, tiny_models, tmp_path):
-    preflight = {"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"}
-    resp = httpx.options(server.url + "/v1/embeddings", headers=preflight)
-    assert "access-control-allow-origin" not in resp.headers
-    with ServerProcess(tiny_models, "--no-docs-enabled", "--no-metrics-enabled", "--cors-origin",
-                       "http://app.example", log_dir=tmp_path) as proc:
-        assert httpx.get(proc.url + "/docs").status_code == 404
-        assert httpx.get(proc.url + "/openapi.json").status_code == 404
-        assert httpx.get(proc.url + "/metrics").status_code == 404
-        ok = httpx.options(proc.url + "/v1/embeddings", headers={**preflight, "Origin": "http://app.example"})
-        assert ok.headers["access-control-allow-origin"] == "http://app.example"
-
-
-def test_public_interface_without_key_warns_loudly(tiny_models, tmp_path):
-    proc = ServerProcess(tiny_models, log_dir=tmp_path)
-    proc.command = lambda: [*ServerProcess.command(proc), "--host", "0.0.0.0"]  # type: ignore[method-assign]
-    with proc:
-        assert "SECURITY" in proc.log() and "without an API key" in proc.log()

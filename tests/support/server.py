@@ -58,7 +58,7 @@ class ServerProcess:
             self.wait_until_ready()
         return self
 
-    def wait_until_ready(self, timeout: float = 180.0) -> None:
+    def wait_until_ready(self, timeout: float = 600.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
