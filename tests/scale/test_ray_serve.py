@@ -105,7 +105,8 @@ class Deployed:
 
 
 @pytest.fixture(scope="module")
-def app(cluster, tiny_models: Path, cl100k_dir: Path, tmp_path_factory) -> Iterator[Deployed]:
+def app(server, cluster, tiny_models: Path, cl100k_dir: Path, tmp_path_factory) -> Iterator[Deployed]:
+    """Deployed once the reference server is up (both at once overload a 2-core machine)."""
     port = free_port()
     config = ray_config(tiny_models, port, "--max-batch-tokens", "4096")
     ingress = next(d for d in config["applications"][0]["deployments"] if d["name"] == "ingress")
