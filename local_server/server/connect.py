@@ -57,23 +57,24 @@ def _calls_for_check(check: str, root: str, embedder: str | None, reranker: str 
     if check == "tei_rerank":
         body = {"query": QUERY, "texts": DOCUMENTS, "raw_scores": False, "truncate": True, "return_text": True}
         return [ClientCall("POST", f"{root}/rerank", body, "tei_rerank", len(DOCUMENTS))]
-    raise ValueError(f"no client calls known for doctor check {check!r}")
+    return []  # a check the console cannot replay from a browser: the row is shown, its test button has no calls
 
 
 def connect_rows(url: str, core: InferenceCore) -> dict[str, Any]:
     """Doctor's table for ``url`` with, per row, the calls its client sends to this server's models."""
-    from local_server.tools.doctor.paste import normalise_url, paste_rows  # the table's one source
+    from local_server.tools.doctor.paste import KEY_NONE, normalise_url, rows  # the table's one source
 
     models = {m.kind: m.name for m in core.served_models()}
     embedder, reranker = models.get(EMBEDDING), models.get(RERANKER)
-    rows = []
-    for row in paste_rows(url):
+    table = []
+    served = {kind: name for kind, name in (("embedding", embedder), ("reranker", reranker)) if name}
+    for row in rows(url, served):
         calls: list[ClientCall] = []
-        if row.value is not None:
-            root = normalise_url(row.value)
+        if row.url is not None:
+            root = normalise_url(row.url)
             for check in row.checks:
                 calls += _calls_for_check(check, root, embedder, reranker)
-        rows.append({"app": row.app, "provider": row.provider, "model_type": row.model_type, "value": row.value,
-                     "reaches": row.reaches, "note": row.note, "sends_key": row.sends_key,
-                     "calls": [asdict(c) for c in calls]})
-    return {"url": normalise_url(url), "rows": rows}
+        table.append({"app": row.app, "provider": row.client, "model_type": row.form, "value": row.url,
+                      "reaches": row.reaches, "note": row.note, "sends_key": row.key != KEY_NONE,
+                      "calls": [asdict(c) for c in calls]})
+    return {"url": normalise_url(url), "rows": table}
