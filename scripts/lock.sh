@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.."
 
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 LOCK_PYTHON="${LOCK_PYTHON:-3.11}"
+PLUGIN_PYTHON="${PLUGIN_PYTHON:-3.12}"
 PLATFORM="${LOCK_PLATFORM:-x86_64-manylinux_2_28}"
 TORCH_CPU_WHEELS="${TORCH_CPU_WHEELS:-/opt/wheels}"
 UV="${UV:-uv}"
@@ -61,7 +62,8 @@ from pathlib import Path
 extra = tomllib.loads(Path("pyproject.toml").read_text())["project"]["optional-dependencies"]["plugin"]
 Path("requirements.txt").write_text("".join(f"{req}\n" for req in extra))
 EOF
-compile locks/plugin.txt requirements.txt --generate-hashes
+# Dify runs plugins on Python 3.12 (manifest meta.runner.version), and dify_plugin 0.10 needs it.
+LOCK_PYTHON="$PLUGIN_PYTHON" compile locks/plugin.txt requirements.txt --generate-hashes
 
 # The torch pins come from temporary files: name their origin instead of a path that changes every run.
 sed -i -e "s#-c $tmp/torch-[a-z]*\.txt#scripts/lock.sh#" -e "s#-c $tmp/shared\.txt#-c locks/server-cpu.txt#" locks/*.txt

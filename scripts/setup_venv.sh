@@ -15,6 +15,17 @@ PY="${PYTHON:-python3}"
 CPU_INDEX="https://download.pytorch.org/whl/cpu"
 CU126_INDEX="https://download.pytorch.org/whl/cu126"
 
+# A Python 3.12 (pyenv's shim answers `python3.12` only when 3.12 is the selected version, so look for it too).
+python312() {
+  local candidate
+  for candidate in python3.12 "$(pyenv root 2>/dev/null)"/versions/3.12*/bin/python3.12 /usr/bin/python3.12; do
+    if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null; then
+      echo "$candidate"; return
+    fi
+  done
+  echo "setup: the Dify plugin runs on Python 3.12, and none was found (install python3.12)" >&2
+  echo python3.12
+}
 has_gpu() { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }
 gpu_driver() { nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n1 | cut -d. -f1; }
 # A lock without torch and the CUDA libraries that come with it (a requirement and its --hash lines).
@@ -23,7 +34,11 @@ without_torch() { awk -v re='^(torch|triton|nvidia-[a-z0-9-]*|cuda-[a-z-]*)==' '
 case "$TARGET" in
   server) VENV="${VENV:-.venv}"; LOCK=locks/server-cpu.txt; has_gpu && LOCK=locks/server-cuda.txt ;;
   test) VENV="${VENV:-.venv}"; LOCK=locks/test.txt ;;
-  plugin) VENV="${VENV:-.venv-plugin}"; LOCK=locks/plugin.txt ;;
+  # Dify runs plugins on Python 3.12 (manifest meta.runner.version); dify_plugin 0.10 needs it
+  plugin) VENV="${VENV:-.venv-plugin}"; LOCK=locks/plugin.txt; PY="${PLUGIN_PYTHON:-$(python312)}"
+          if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c 'import sys; assert sys.version_info[:2] >= (3, 12)' 2>/dev/null; then
+            rm -rf "$VENV"  # an older runtime: make it anew
+          fi ;;
   *) echo "setup: unknown target '$TARGET' (server, test or plugin)" >&2; exit 2 ;;
 esac
 

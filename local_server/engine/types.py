@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from local_server.engine.batcher import Batcher
+    from local_server.engine.batcher import BatchStats
+    from local_server.engine.tokenization import ModelTokenizer
 
 EMBEDDING = "embedding"
 RERANKER = "reranker"
@@ -33,6 +35,23 @@ class EmbeddingVectors:
     colbert: np.ndarray | None = None  # (tokens - 1, dim) float32, L2-normalised rows
 
 
+class ModelBackend(Protocol):
+    """What the core needs of whatever runs a model's token ids: the local ``Batcher`` (replicas on this
+    machine's devices), or, under Ray Serve, handles to the batchers of the model's deployment
+    (``local_server.scale.remote.DeploymentBackend``). The core tokenizes, checks and post-processes either way."""
+
+    async def run(self, ids_list: Sequence[list[int]], needs: Any) -> list[Any]:
+        """The model's output for each input, in order; raises the engine's errors."""
+        ...
+
+    @property
+    def queue_depth(self) -> int: ...
+
+    def stats(self) -> BatchStats: ...
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class ServedModel:
     """One loaded model: its names, where it runs, its tokenizer and the batcher in front of its replicas."""
@@ -41,8 +60,8 @@ class ServedModel:
     names: list[str]  # canonical name first
     path: str
     max_length: int
-    batcher: Batcher
-    tokenizer: Any
+    batcher: ModelBackend
+    tokenizer: ModelTokenizer  # thread-safe; the only way requests tokenize
     devices: list[str]
     dtype: str
     dimension: int | None = None

@@ -20,12 +20,21 @@ MODEL_ROUTES = [
     ("POST", "/v1/score", {"text_1": "a", "text_2": "b"}), ("POST", "/tokenize", {"inputs": "x"}),
     ("POST", "/v1/tokenize", {"prompt": "x"}),
     ("GET", "/info", None), ("GET", "/v1/models", None), ("GET", "/models", None),
+    ("GET", "/v1/info", None), ("POST", "/detokenize", {"tokens": [0, 2]}), ("POST", "/v1/detokenize", {"tokens": [0]}),
+    ("POST", "/v1/embed", {"texts": ["x"]}), ("POST", "/v2/embed", {"texts": ["x"]}),
+    ("POST", "/api/embed", {"input": "x"}), ("POST", "/api/embeddings", {"prompt": "x"}), ("GET", "/api/tags", None),
+    ("POST", "/api/show", {"model": "bge-m3"}), ("POST", "/api/rerank", RERANK),
+    ("GET", "/v1/models/bge-m3", None), ("GET", "/models/bge-m3", None),
+    ("GET", "/v1/stats", None), ("GET", "/stats", None), ("GET", "/ui/api/connect", None),
 ]
+# Paths above that reach a route of another spelling (the request frame collapses /v1/v1) or a path template.
+ROUTE_OF = {"/v1/v1/embeddings": "/v1/embeddings", "/v1/v1/rerank": "/v1/rerank",
+            "/v1/models/bge-m3": "/v1/models/{model_uid:path}", "/models/bge-m3": "/models/{model_uid:path}"}
 
 
 @pytest.fixture(scope="module")
 def limited(tiny_models, tmp_path_factory):
-    """Low limits, strict model names, an alias, and no cl100k_base file."""
+    """Low limits, strict model names, an alias, and an empty tiktoken cache."""
     empty = tmp_path_factory.mktemp("no-tiktoken")
     with ServerProcess(tiny_models, "--max-client-batch-size", "8", "--max-rerank-documents", "5",
                        "--max-request-bytes", "200000", "--strict-model-names", "--served-name", "my-embedder",
@@ -101,15 +110,14 @@ def test_strict_mode_refuses_unknown_names_and_lists_served(limited):
     assert resp.status_code == 404 and "bge-m3" in resp.json()["error"]["message"]
 
 
-def test_default_mode_serves_unknown_names_with_the_routes_model(server):
-    resp = httpx.post(server.url + "/v1/embeddings", json={"input": "x", "model": "text-embedding-3-small"})
-    assert resp.status_code == 200 and resp.json()["model"] == "bge-m3"
-
-
-def test_token_arrays_without_cl100k_file_say_what_to_change(limited):
-    resp = httpx.post(limited.url + "/v1/embeddings", json={"input": [[9906, 1917]]})
-    assert resp.status_code == 400
-    assert "check_embedding_ctx_length=False" in resp.json()["error"]["message"]
+def test_token_arrays_need_no_tiktoken_cache(limited):
+    """The limited server's TIKTOKEN_CACHE_DIR is empty: cl100k_base ships with the server."""
+    from_ids = httpx.post(limited.url + "/v1/embeddings", json={"input": [[9906, 1917]]})
+    from_text = httpx.post(limited.url + "/v1/embeddings", json={"input": ["Hello world"]})
+    assert from_ids.status_code == 200, from_ids.text
+    assert from_ids.json()["data"][0]["embedding"] == from_text.json()["data"][0]["embedding"]
+    bad = httpx.post(limited.url + "/v1/embeddings", json={"input": [[9906, 100256]]})
+    assert bad.status_code == 400 and "100256" in bad.json()["error"]["message"]
 
 
 def test_token_arrays_are_decoded_with_cl100k(server):
@@ -174,41 +182,6 @@ def test_top_n_null_zero_and_clamped(server, top_n, expected):
     assert resp.status_code == 200 and len(resp.json()["results"]) == expected
 
 
-def test_negative_top_n_is_a_clear_400(server):
-    resp = httpx.post(server.url + "/v1/rerank", json={"query": "q", "documents": ["a"], "top_n": -1})
-    assert resp.status_code == 400 and "top_n" in resp.json()["error"]["message"]
-
-
-@pytest.mark.parametrize(("path", "body", "needle"), [
-    ("/v1/embeddings", {"input": []}, "must not be empty"),
-    ("/v1/embeddings", {"input": None}, "input"),
-    ("/v1/embeddings", {"input": ["a", 1]}, "input"),
-    ("/v1/embeddings", {"input": [["a"]]}, "input"),
-    ("/v1/embeddings", {}, "input"),
-    ("/v1/embeddings", {"input": "x", "encoding_format": "int8"}, "encoding_format"),
-    ("/embed", {}, "inputs"),
-    ("/embed", {"texts": ["a"], "mode": "hybrid"}, "mode"),
-    ("/rerank", {"query": "q"}, "documents"),
-    ("/rerank", {"query": "q", "documents": [{"title": "x"}]}, "documents[0]"),
-    ("/rerank", {"documents": ["a"]}, "query"),
-    ("/score", {"text_1": ["a", "b"], "text_2": ["a", "b", "c"]}, "text_1"),
-])
-def test_bad_bodies_get_400_that_names_the_problem(server, path, body, needle):
-    resp = httpx.post(server.url + path, json=body)
-    assert resp.status_code == 400, resp.text
-    err = resp.json()
-    assert needle in err["error"]["message"] and err["detail"] == err["error"]["message"]
-
-
-def test_invalid_json_and_wrong_content_type(server):
-    resp = httpx.post(server.url + "/v1/embeddings", content=b"{not json", headers={"content-type": "application/json"})
-    assert resp.status_code == 400 and "not valid JSON" in resp.json()["error"]["message"]
-    # JSON sent as form data (curl -d without -H) is still read as JSON
-    resp = httpx.post(server.url + "/v1/embeddings", content=b'{"input": "x"}',
-                      headers={"content-type": "application/x-www-form-urlencoded"})
-    assert resp.status_code == 200
-
-
 def test_tokenize_count_matches_usage(server):
     vllm = httpx.post(server.url + "/tokenize", json={"prompt": "hello world"}).json()
     assert vllm["count"] == len(vllm["tokens"]) > 2
@@ -228,51 +201,21 @@ def test_request_id_header(server):
     assert len(httpx.get(server.url + "/health").headers["x-request-id"]) == 32
 
 
-def test_one_model_servers(tiny_models, tmp_path):
-    with ServerProcess(tiny_models, reranker=False, log_dir=tmp_path) as emb_only:
-        resp = httpx.post(emb_only.url + "/rerank", json=RERANK)
-        assert resp.status_code == 404
-        assert "runs no reranker" in resp.json()["error"]["message"]
-        assert httpx.post(emb_only.url + "/v1/embeddings", json=EMBED).status_code == 200
-    with ServerProcess(tiny_models, embedder=False, log_dir=tmp_path) as rr_only:
-        info = httpx.get(rr_only.url + "/info").json()
-        assert "reranker" in info["model_type"]
-        assert httpx.post(rr_only.url + "/v1/embeddings", json=EMBED).status_code == 404
-        assert httpx.post(rr_only.url + "/rerank", json=RERANK).status_code == 200
+def test_one_model_servers(embedder_only_server, reranker_only_server):
+    resp = httpx.post(embedder_only_server.url + "/rerank", json=RERANK)
+    assert resp.status_code == 404
+    assert "runs no reranker" in resp.json()["error"]["message"]
+    assert httpx.post(embedder_only_server.url + "/v1/embeddings", json=EMBED).status_code == 200
+    info = httpx.get(reranker_only_server.url + "/info").json()
+    assert "reranker" in info["model_type"]
+    assert httpx.post(reranker_only_server.url + "/v1/embeddings", json=EMBED).status_code == 404
+    assert httpx.post(reranker_only_server.url + "/rerank", json=RERANK).status_code == 200
 
 
-def test_health_is_503_until_models_load(tiny_models, tmp_path):
-    """Model routes answer a JSON 503 while loading; /live answers at once."""
-    proc = ServerProcess(tiny_models, log_dir=tmp_path, wait_ready=False).start()
-    try:
-        seen_loading = False
-        import time
-
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                resp = httpx.get(proc.url + "/health", timeout=2)
-            except httpx.HTTPError:
-                time.sleep(0.05)
-                continue
-            if resp.status_code == 503:
-                seen_loading = True
-                assert resp.json()["status"] == "loading"
-                emb = httpx.post(proc.url + "/v1/embeddings", json=EMBED)
-                if emb.status_code == 503:
-                    assert emb.json()["error"]["code"] == "model_not_ready"
-                assert httpx.get(proc.url + "/live").status_code == 200
-            elif resp.status_code == 200:
-                break
-            time.sleep(0.05)
-        assert seen_loading, "the server answered before its models were loaded"
-    finally:
-        proc.stop()
-
-
-# Routes that answer without a key: probes, metrics, docs and the landing page.
+# Routes that answer without a key: probes, metrics, docs, the landing page and the console's static files.
 OPEN_ROUTES = {"/", "/health", "/ready", "/v1/health", "/live", "/health/live", "/metrics", "/docs",
-               "/docs/oauth2-redirect", "/openapi.json"}
+               "/docs/oauth2-redirect", "/openapi.json", "/ui", "/ui/{name:path}",
+               "/v1/cluster/auth"}  # Xinference's client asks it without a key whether to send one
 
 
 def test_the_auth_walk_covers_every_route_the_app_has():
@@ -285,5 +228,5 @@ def test_the_auth_walk_covers_every_route_the_app_has():
     for route in app.routes:  # FastAPI keeps included routers as a wrapper around the original router
         inner = getattr(route, "original_router", None)
         paths |= {r.path for r in inner.routes} if inner is not None else {route.path}
-    walked = {path for _, path, _ in MODEL_ROUTES}
+    walked = {ROUTE_OF.get(path, path) for _, path, _ in MODEL_ROUTES}
     assert paths - OPEN_ROUTES == walked

@@ -23,14 +23,20 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def test_engine_imports_no_http_dialect_or_tool_module():
-    forbidden = ("local_server.server", "local_server.dialects", "local_server.tools", "fastapi", "starlette",
-                 "uvicorn")
+    forbidden = ("local_server.server", "local_server.dialects", "local_server.tools", "local_server.scale",
+                 "fastapi", "starlette", "uvicorn", "ray")
     offenders = {
         f"{path.relative_to(ROOT.parent)} imports {module}"
         for path in (ROOT / "engine").rglob("*.py")
         for module in imported_modules(path)
         if module.startswith(forbidden)
     }
+    assert not offenders
+
+
+def test_only_the_scale_package_imports_ray():
+    offenders = [f"{p.relative_to(ROOT.parent)}: {m}" for p in ROOT.rglob("*.py") if "scale" not in p.parts
+                 for m in imported_modules(p) if m == "ray" or m.startswith("ray.")]
     assert not offenders
 
 
@@ -48,7 +54,8 @@ def test_serve_imports_no_tool():
         "from local_server.server.app import create_app\n"
         "build_parser(tools=False).parse_args(['serve', '--port', '1'])\n"
         "create_app(Settings(embedding_model=None))\n"
-        "print(sorted(m for m in sys.modules if m.startswith('local_server.tools')))\n"
+        "print(sorted(m for m in sys.modules\n"
+        "             if m == 'ray' or m.startswith(('local_server.tools', 'local_server.scale', 'ray.'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=ROOT.parent).stdout

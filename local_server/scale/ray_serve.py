@@ -1,0 +1,224 @@
+"""bge-local as a Ray Serve application: ``import_path: local_server.scale.ray_serve:build_app``.
+
+Three deployments:
+
+- ``ingress``: the very FastAPI app of ``bge-local serve`` (``create_app``: every route, dialect, auth rule and
+  error body) around the same ``InferenceCore``, whose models' batchers are ``DeploymentBackend``s: the core
+  tokenizes and post-processes here and sends token ids to the model deployments through handles.
+- ``embedder`` and ``reranker``: each replica loads one model with the engine's own loading code on its own
+  device (Ray sets ``CUDA_VISIBLE_DEVICES`` from ``num_gpus``) and runs the engine's batcher; concurrent chunks
+  from every ingress replica are merged into forward passes there.
+
+Settings are the application's ``args``: the names of ``bge-local serve``'s settings (``max_batch_tokens``,
+``embedding_model``...), each overriding the ``BGE_LOCAL_*`` environment variable of the same meaning, as a
+command-line option does. The batching settings (``TUNABLE``) reach the replicas as ``user_config``, so
+changing them updates running replicas in place, without a restart.
+
+Readiness: a model replica is ready when its constructor returns, i.e. when its model is loaded; the
+ingress's ``/health`` turns 200 once each model deployment has answered ``describe`` (so a replica is up), and
+the application is RUNNING in ``serve status`` only when every replica is. Drain: Serve stops routing to a
+replica it scales down or replaces, waits for its ongoing requests (``graceful_shutdown_timeout_s``), then
+calls ``__del__``, where the batcher finishes what it holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from local_server.config import Settings
+from local_server.engine.core import InferenceCore
+from local_server.engine.loading import load_model, max_padding, resolve_devices
+from local_server.engine.types import EMBEDDING, RERANKER, ServedModel
+from local_server.scale.remote import DeploymentBackend
+from local_server.scale.serve_config import (
+    EMBEDDER_DEPLOYMENT,
+    INGRESS_DEPLOYMENT,
+    RERANKER_DEPLOYMENT,
+    TUNABLE,
+    settings_from_config,
+    split_tunable,
+)
+
+log = logging.getLogger("bge_local.ray")
+
+# How long the ingress waits for one answer from a model deployment before saying so in its log (it keeps
+# waiting: replicas of big models take minutes to load, and /health says "loading" meanwhile).
+_DESCRIBE_WAIT_S = 30.0
+
+
+def apply_tunable(settings: Settings, user_config: dict[str, Any] | None) -> Settings:
+    """``settings`` with the batching settings of ``user_config`` (a deployment's live-updatable part)."""
+    if not user_config:
+        return settings
+    unknown = set(user_config) - set(TUNABLE)
+    if unknown:
+        raise ValueError(f"user_config takes only {', '.join(TUNABLE)}; not {', '.join(sorted(unknown))}")
+    # validated like any setting: a wrong type or range stops the update with pydantic's message
+    return Settings.model_validate({**settings.model_dump(), **user_config})
+
+
+class _ReplicaMetrics:
+    """Batch metrics of one model replica, exported through Ray's metrics (``ray_bge_local_*``)."""
+
+    def __init__(self, kind: str):
+        from ray.serve import metrics
+
+        self.batch_size = metrics.Histogram("bge_local_batch_size", "inputs per forward pass",
+                                            boundaries=[1, 2, 4, 8, 16, 32, 64, 128, 256, 512], tag_keys=("model",))
+        self.tokens = metrics.Counter("bge_local_tokens", "tokens processed (without padding)", tag_keys=("model",))
+        self.padded = metrics.Counter("bge_local_padded_tokens", "tokens computed including padding",
+                                      tag_keys=("model",))
+        for metric in (self.batch_size, self.tokens, self.padded):
+            metric.set_default_tags({"model": kind})  # a dict each: Serve adds its own tags to it
+
+    def observe(self, inputs: int, tokens: int, padded: int, batches: int) -> None:
+        self.batch_size.observe(inputs / batches)  # mean size of the batches run since the last report
+        self.tokens.inc(tokens)
+        self.padded.inc(padded)
+
+
+class ModelReplica:
+    """One replica of one model (``kind``): the engine's own loading, batcher and runtimes, nothing else."""
+
+    def __init__(self, kind: str, args: dict[str, Any]):
+        self.kind = kind
+        self.settings = settings_from_config(args)
+        source = self.settings.embedding_model if kind == EMBEDDING else self.settings.reranker_model
+        if not source:
+            raise ValueError(f"the {kind} deployment has no model: its setting is off")
+        # Serve routes to this replica only once the constructor has returned: loaded means ready.
+        self.model = load_model(kind, source, self.settings, resolve_devices(self.settings.device))
+        self.metrics = _ReplicaMetrics(kind)
+        self._reported = self.model.batcher.stats()
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """New batching settings for the running batcher (Serve calls this on a ``user_config`` change)."""
+        self.settings = apply_tunable(self.settings, user_config)
+        s, batcher = self.settings, self.model.batcher
+        with batcher._cond:  # the workers read these under the same lock when they form a batch
+            batcher.max_batch_tokens = max(s.max_batch_tokens, self.model.max_length)
+            batcher.max_batch_size = s.max_batch_size
+            batcher.wait_s = s.batch_wait_ms / 1000.0
+            batcher.max_queue = s.max_queue_inputs
+            batcher.max_padding = max_padding(s, self.model.devices)
+        log.info("%s batching: max_batch_tokens=%d max_batch_size=%d batch_wait_ms=%s max_queue_inputs=%d",
+                 self.kind, batcher.max_batch_tokens, batcher.max_batch_size, s.batch_wait_ms, batcher.max_queue)
+
+    async def run(self, ids_list: list[list[int]], needs: Any) -> list[Any]:
+        try:
+            return await self.model.batcher.run(ids_list, needs)
+        finally:
+            self._export_metrics()
+
+    def _export_metrics(self) -> None:
+        now, before = self.model.batcher.stats(), self._reported
+        self._reported = now
+        if now.batches > before.batches:
+            self.metrics.observe(now.inputs - before.inputs, now.tokens - before.tokens,
+                                 now.padded_tokens - before.padded_tokens, now.batches - before.batches)
+
+    def describe(self) -> ServedModel:
+        """The served model as the ingress needs it: names, limits, tokenizer (sent once, so the ingress needs
+        no model files), devices; the batcher stays here."""
+        return replace(self.model, batcher=None)  # type: ignore[arg-type]
+
+    def stats(self) -> dict[str, Any]:
+        """Where this replica runs and what it has computed (for operators and the cluster tests)."""
+        import ray
+
+        s = self.model.batcher.stats()
+        return {"replica": serve.get_replica_context().replica_id.to_full_id_str(),
+                "node_id": ray.get_runtime_context().get_node_id(), "batches": s.batches, "inputs": s.inputs,
+                "tokens": s.tokens, "max_batch_tokens": self.model.batcher.max_batch_tokens}
+
+    def check_health(self) -> None:
+        batcher = self.model.batcher
+        if batcher._closed or not all(t.is_alive() for t in batcher._threads):
+            raise RuntimeError(f"the {self.kind} batcher has stopped")
+
+    def __del__(self) -> None:
+        # Serve calls this after the replica's ongoing requests finished (graceful_shutdown_timeout_s); the
+        # batcher still runs what it holds, then its workers exit.
+        model = getattr(self, "model", None)
+        if model is not None:
+            model.batcher.close()
+
+
+class RemoteModelsCore(InferenceCore):
+    """The ingress's core: the local core in every respect but loading, which asks each model deployment
+    for its served model and puts a ``DeploymentBackend`` in place of the batcher."""
+
+    def __init__(self, settings: Settings, handles: dict[str, DeploymentHandle]):
+        super().__init__(settings)
+        self.handles = handles
+
+    def load(self) -> None:
+        for kind, handle in self.handles.items():
+            name = EMBEDDER_DEPLOYMENT if kind == EMBEDDING else RERANKER_DEPLOYMENT
+            response = handle.options(method_name="describe").remote()
+            while True:
+                try:
+                    model: ServedModel = response.result(timeout_s=_DESCRIBE_WAIT_S)
+                    break
+                except TimeoutError:
+                    log.info("waiting for a replica of the %s deployment to load its model", name)
+            model.batcher = DeploymentBackend(handle, name, self.settings)
+            if kind == EMBEDDING:
+                self.embedder = model
+            else:
+                self.reranker = model
+        self.ready = True
+
+
+@serve.ingress()
+class Ingress:
+    """``create_app`` of ``bge-local serve``, over a core whose models run in the model deployments."""
+
+    def __init__(self, args: dict[str, Any], embedder: DeploymentHandle | None, reranker: DeploymentHandle | None):
+        self.settings = settings_from_config(args)
+        handles = {kind: h for kind, h in ((EMBEDDING, embedder), (RERANKER, reranker)) if h is not None}
+        self.core = RemoteModelsCore(self.settings, handles)
+
+    def __serve_build_asgi_app__(self):
+        from local_server.server.app import create_app
+
+        self.http_app = create_app(self.settings, self.core)
+        return self.http_app
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        new = apply_tunable(self.settings, user_config)
+        for name in TUNABLE:  # in place: the app and the core hold this very object
+            setattr(self.settings, name, getattr(new, name))
+
+    def check_health(self) -> None:
+        if self.core.load_error:
+            raise RuntimeError(self.core.load_error)
+
+    def __del__(self) -> None:
+        app = getattr(self, "http_app", None)
+        if app is not None:
+            app.state.draining = True
+
+
+def build_app(args: dict[str, Any]) -> serve.Application:
+    """The application builder that ``serve run`` / ``serve deploy`` / KubeRay call with the config's ``args``.
+
+    Settings are checked here, so a bad config fails at deploy time with a clear message."""
+    args = dict(args or {})
+    settings = settings_from_config(args)
+    fixed, tunable = split_tunable(args)
+    model_deployment = serve.deployment(ModelReplica)
+    embedder = reranker = None
+    if settings.embedding_model:
+        embedder = model_deployment.options(name=EMBEDDER_DEPLOYMENT, user_config=tunable or None).bind(
+            EMBEDDING, fixed)
+    if settings.reranker_model:
+        reranker = model_deployment.options(name=RERANKER_DEPLOYMENT, user_config=tunable or None).bind(
+            RERANKER, fixed)
+    ingress = serve.deployment(Ingress).options(name=INGRESS_DEPLOYMENT, user_config=tunable or None)
+    return ingress.bind(fixed, embedder, reranker)

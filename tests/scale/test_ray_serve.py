@@ -1,0 +1,445 @@
+"""bge-local on a real two-node Ray cluster (this machine, 127.0.0.1), through Serve's HTTP proxy.
+
+One cluster and one application for the module, deployed from ``bge-local ray-config``'s file with ``serve run``:
+ingress on the head, two embedder replicas (one per node), a reranker autoscaled 1..2; tiny models on CPU
+replicas with quarter-CPU shares. The tests run in order; the last one loses a node.
+
+The reference is the single-process ``bge-local serve`` on the same models (the session ``server`` fixtures):
+every dialect's answer through Serve must equal its answer, errors included.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from ray_cluster import APP, free_port, ray_config, serve_run
+
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
+
+ray = pytest.importorskip("ray")
+serve = pytest.importorskip("ray.serve")
+
+KEY = "ray-test-key"
+TEXTS = [
+    "The giant panda is a bear native to south central China.",
+    "大熊猫是中国特有的熊科动物。",
+    "Paris is the capital and most populous city of France.",
+    "bge-m3 gives dense, sparse and multi-vector embeddings.",
+    "short",
+    "a somewhat longer sentence that makes this input take a few more tokens than the others do",
+]
+
+
+def wait_for(what: str, condition: Callable[[], Any], timeout: float = 240, every: float = 0.5) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail with ``what`` (and Serve's view of the
+    application) after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = condition()
+            if last:
+                return last
+        except Exception as exc:  # a cluster in transition answers errors; keep polling
+            last = exc
+        time.sleep(every)
+    try:
+        view = serve.status().applications.get(APP)
+    except Exception as exc:
+        view = exc
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r}); Serve: {view}")
+
+
+def running_replicas(deployment: str) -> int:
+    status = serve.status().applications[APP]
+    return status.deployments[deployment].replica_states.get("RUNNING", 0)
+
+
+def app_settled(counts: dict[str, int]) -> bool:
+    status = serve.status().applications.get(APP)
+    if status is None or status.status != "RUNNING":
+        return False
+    return all(running_replicas(name) == n and not status.deployments[name].replica_states.keys() - {"RUNNING"}
+               for name, n in counts.items())
+
+
+def replica_stats(deployment: str, expected: int) -> dict[str, dict]:
+    """Each replica's ``stats()``, collected through the deployment's handle until ``expected`` replicas answered."""
+    handle = serve.get_deployment_handle(deployment, APP).options(method_name="stats")
+    seen: dict[str, dict] = {}
+
+    def collect() -> bool:
+        for _ in range(8):
+            s = handle.remote().result(timeout_s=30)
+            seen[s["replica"]] = s
+        return len(seen) >= expected
+
+    wait_for(f"{expected} {deployment} replicas to answer", collect, timeout=120, every=0)
+    return seen
+
+
+# ---- the application -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Deployed:
+    url: str
+    config: dict[str, Any]
+    address: str
+    tmp: Path
+
+    def redeploy(self, config: dict[str, Any]) -> None:
+        self.config = config
+        serve_run(config, self.tmp, self.address)
+
+
+@pytest.fixture(scope="module")
+def app(server, cluster, tiny_models: Path, cl100k_dir: Path, tmp_path_factory) -> Iterator[Deployed]:
+    """Deployed once the reference server is up (both at once overload a 2-core machine)."""
+    port = free_port()
+    config = ray_config(tiny_models, port, "--max-batch-tokens", "4096")
+    ingress = next(d for d in config["applications"][0]["deployments"] if d["name"] == "ingress")
+    ingress["ray_actor_options"]["runtime_env"] = {"env_vars": {"TIKTOKEN_CACHE_DIR": str(cl100k_dir)}}
+    deployed = Deployed(f"http://127.0.0.1:{port}", config, cluster.address, tmp_path_factory.mktemp("serve"))
+    deployed.redeploy(config)
+    # replicas import torch and load their model: minutes on a busy 2-core machine
+    wait_for("the application to run", lambda: app_settled({"ingress": 1, "embedder": 2, "reranker": 1}),
+             timeout=600)
+    wait_for("/health through the proxy", lambda: httpx.get(deployed.url + "/health", timeout=10).status_code == 200)
+    yield deployed
+
+
+# ---- comparing answers -----------------------------------------------------------------------------------------
+
+VOLATILE = {"id", "created"}
+
+
+def same(a: Any, b: Any, where: str = "body") -> None:
+    """Equal JSON, floats up to batch-padding noise, generated ids and timestamps aside."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), f"{where}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            if k not in VOLATILE:
+                same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), f"{where}: length {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-5), f"{where}: {a} != {b}"
+    elif isinstance(a, str) and isinstance(b, str) and where.endswith((".embedding", ".colbert_embedding")):
+        x = np.frombuffer(base64.b64decode(a), "<f4")
+        y = np.frombuffer(base64.b64decode(b), "<f4")
+        assert x.shape == y.shape and np.allclose(x, y, atol=1e-5), f"{where}: base64 vectors differ"
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+LONG = " ".join(["word"] * 3000)
+REQUESTS: list[tuple[str, str, Any]] = [
+    # OpenAI (openai-python sends base64 by default; LangChain sends cl100k token ids)
+    ("POST", "/v1/embeddings", {"input": TEXTS, "model": "bge-m3"}),
+    ("POST", "/v1/embeddings", {"input": TEXTS[0], "encoding_format": "base64"}),
+    ("POST", "/v1/embeddings", {"input": TEXTS[:2], "return_sparse": True, "return_sparse_tokens": True,
+                                "return_colbert_vecs": True}),
+    ("POST", "/v1/embeddings", {"input": [[9906, 1917], [791, 6437]], "model": "text-embedding-3-small"}),
+    ("POST", "/embeddings", {"input": LONG}),
+    # TEI and the seed guide's /embed
+    ("POST", "/embed", {"inputs": TEXTS[:3]}),
+    ("POST", "/embed", {"texts": TEXTS[:2], "mode": "sparse"}),
+    ("POST", "/embed", {"texts": TEXTS[:1], "mode": "colbert", "max_length": 8}),
+    ("POST", "/embed_sparse", {"inputs": TEXTS[1]}),
+    ("POST", "/rerank", {"query": "Which animal lives in China?", "texts": TEXTS, "raw_scores": True,
+                         "return_text": True}),
+    # Jina / Cohere
+    ("POST", "/rerank", {"model": "bge-reranker-v2-m3", "query": "panda", "documents": TEXTS, "top_n": 3,
+                         "return_documents": True}),
+    ("POST", "/v1/rerank", {"query": "Paris", "documents": [{"text": t} for t in TEXTS]}),
+    ("POST", "/v2/rerank", {"model": "rerank-v3.5", "query": "France", "documents": TEXTS[:4]}),
+    # vLLM
+    ("POST", "/score", {"text_1": "panda", "text_2": TEXTS}),
+    ("POST", "/v1/score", {"text_1": TEXTS[:2], "text_2": TEXTS[2:4], "truncate_prompt_tokens": 16}),
+    ("POST", "/tokenize", {"prompt": TEXTS[0]}),
+    ("POST", "/tokenize", {"inputs": TEXTS[1]}),
+    ("GET", "/v1/models", None),
+    ("GET", "/info", None),
+    # errors: the same status and body
+    ("POST", "/v1/embeddings", {"input": []}),
+    ("POST", "/v1/embeddings", {"input": "x", "dimensions": 3}),
+    ("POST", "/embed", {"inputs": LONG, "truncate": False}),
+    ("POST", "/rerank", {"query": "q"}),
+    ("POST", "/score", {"text_1": ["a", "b"], "text_2": ["c", "d", "e"]}),
+    ("POST", "/v1/embeddings", b"{not json"),
+    ("GET", "/v1/embeddings", None),
+    ("POST", "/no/such/route", {}),
+]
+
+
+def call(client: httpx.Client, base: str, method: str, path: str, body: Any, headers: dict | None = None):
+    if isinstance(body, bytes):
+        return client.request(method, base + path, content=body, headers={"content-type": "application/json",
+                                                                           **(headers or {})})
+    return client.request(method, base + path, json=body, headers=headers)
+
+
+def compare_dialects(ray_url: str, reference_url: str, headers: dict | None = None) -> None:
+    with httpx.Client(timeout=120) as client:
+        for method, path, body in REQUESTS:
+            want = call(client, reference_url, method, path, body, headers)
+            got = call(client, ray_url, method, path, body, headers)
+            label = f"{method} {path} {str(body)[:60]}"
+            assert got.status_code == want.status_code, f"{label}: {got.status_code} != {want.status_code}"
+            assert got.headers["content-type"] == want.headers["content-type"], label
+            same(got.json(), want.json(), label)
+            assert got.headers.get("x-request-id"), label
+
+
+def test_every_dialect_answers_as_the_single_process_server(app: Deployed, server) -> None:
+    compare_dialects(app.url, server.url)
+
+
+def test_dify_plugin_works_through_serve(app: Deployed, server, tmp_path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "plugin"))
+    from plugin_harness import PluginProcess, plugin_python, unpack
+
+    from local_server import plugin_package
+
+    python = plugin_python()
+    if not python.exists():
+        pytest.fail(f"no plugin runtime at {python}: python3 -m venv .venv-plugin && "
+                    ".venv-plugin/bin/pip install -r requirements.txt")
+    plugin_dir = unpack(plugin_package.build_package(Path(__file__).parents[2], tmp_path / "dist"), tmp_path / "p")
+    plugin = PluginProcess(python, plugin_dir)
+    try:
+        creds = {"server_url": app.url}
+        assert plugin.validate_provider(creds)["result"] is True
+        got = plugin.embed("bge-m3", creds, TEXTS)
+        want = plugin.embed("bge-m3", {"server_url": server.url}, TEXTS)
+        same(got["embeddings"], want["embeddings"], "plugin embeddings")
+        assert got["usage"]["tokens"] == want["usage"]["tokens"]
+        got = plugin.rerank("bge-reranker-v2-m3", creds, "panda", TEXTS, top_n=3)
+        want = plugin.rerank("bge-reranker-v2-m3", {"server_url": server.url}, "panda", TEXTS, top_n=3)
+        same(got["docs"], want["docs"], "plugin rerank")
+        assert plugin.num_tokens("bge-m3", creds, TEXTS) == plugin.num_tokens("bge-m3", {"server_url": server.url},
+                                                                              TEXTS)
+    finally:
+        plugin.close()
+
+
+# ---- load ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    """Clients sending embedding requests in a loop and checking every answer against the reference vectors.
+
+    A request that fails (connection error or 5xx) is sent again, up to ``attempts`` times, as a client with
+    retries would; ``retried`` counts those, ``failed`` counts requests that never succeeded, ``wrong`` answers
+    that differ from the reference. A hang is a failure: every attempt has a timeout."""
+
+    url: str
+    expected: dict[str, np.ndarray]
+    clients: int = 4
+    attempts: int = 6
+    ok: int = 0
+    retried: int = 0
+    failed: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _one(self, client: httpx.Client, texts: list[str]) -> None:
+        error = ""
+        for attempt in range(self.attempts):
+            try:
+                r = client.post(self.url + "/v1/embeddings", json={"input": texts})
+                if r.status_code == 200:
+                    vectors = [np.asarray(d["embedding"]) for d in r.json()["data"]]
+                    with self._lock:
+                        self.ok += 1
+                        self.retried += attempt > 0
+                        if not all(np.allclose(v, self.expected[t], atol=1e-5) for v, t in
+                                   zip(vectors, texts, strict=True)):
+                            self.wrong.append(str(texts))
+                    return
+                error = f"{r.status_code} {r.text[:200]}"
+                if r.status_code < 500:
+                    break  # a client error would not change on a retry
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            time.sleep(0.5 * (attempt + 1))
+        with self._lock:
+            self.failed.append(error)
+
+    def _client(self, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        with httpx.Client(timeout=60) as client:
+            while not self._stop.is_set():
+                pick = rng.choice(len(TEXTS), size=int(rng.integers(1, 4)), replace=False)
+                self._one(client, [TEXTS[i] for i in pick])
+
+    def __enter__(self) -> Load:
+        self._pool = ThreadPoolExecutor(self.clients)
+        self._futures = [self._pool.submit(self._client, i) for i in range(self.clients)]
+        return self
+
+    def wait_for_requests(self, count: int, timeout: float = 120) -> None:
+        start = self.ok
+        wait_for(f"{count} more answered requests", lambda: self.ok - start >= count, timeout=timeout, every=0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for f in self._futures:
+            f.result(timeout=600)
+        self._pool.shutdown()
+
+
+@pytest.fixture(scope="module")
+def expected(server) -> dict[str, np.ndarray]:
+    r = httpx.post(server.url + "/v1/embeddings", json={"input": TEXTS}, timeout=60)
+    return {t: np.asarray(d["embedding"]) for t, d in zip(TEXTS, r.json()["data"], strict=True)}
+
+
+# ---- placement and load balancing ------------------------------------------------------------------------------
+
+
+def test_replicas_run_on_both_nodes_and_load_reaches_both(app: Deployed, expected) -> None:
+    nodes = {n["NodeID"]: n["Resources"] for n in ray.nodes() if n["Alive"]}
+    before = replica_stats("embedder", 2)
+    placed = {s["node_id"] for s in before.values()}
+    assert placed == set(nodes), "one embedder replica on each node"
+    with Load(app.url, expected, clients=6) as load:
+        load.wait_for_requests(60)
+    assert not load.failed and not load.wrong and load.retried == 0
+    after = replica_stats("embedder", 2)
+    for replica, stats in after.items():
+        assert stats["inputs"] > before[replica]["inputs"], f"replica {replica} on {stats['node_id']} got no work"
+
+
+# ---- autoscaling -----------------------------------------------------------------------------------------------
+
+
+def test_a_burst_scales_the_reranker_out_and_idleness_back_in(app: Deployed) -> None:
+    assert running_replicas("reranker") == 1
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def burst() -> None:
+        with httpx.Client(timeout=120) as client:
+            while not stop.is_set():
+                r = client.post(app.url + "/rerank", json={"query": "panda", "documents": TEXTS * 20})
+                if r.status_code != 200:
+                    errors.append(f"{r.status_code} {r.text[:200]}")
+
+    threads = [threading.Thread(target=burst) for _ in range(6)]
+    for t in threads:
+        t.start()
+    try:
+        wait_for("the reranker to scale out to 2 replicas", lambda: running_replicas("reranker") >= 2, timeout=240)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=180)
+    assert not errors
+    wait_for("the idle reranker to scale back in to 1 replica", lambda: app_settled({"reranker": 1}), timeout=240)
+    r = httpx.post(app.url + "/rerank", json={"query": "panda", "documents": TEXTS}, timeout=60)
+    assert r.status_code == 200  # the drained replica's going left the deployment serving
+
+
+# ---- configuration updates -------------------------------------------------------------------------------------
+
+
+def _with_args(config: dict[str, Any], **args: Any) -> dict[str, Any]:
+    import copy
+
+    new = copy.deepcopy(config)
+    new["applications"][0]["args"].update(args)
+    return new
+
+
+def test_a_new_max_batch_tokens_rolls_out_under_load_without_failed_requests(app: Deployed, expected) -> None:
+    before = replica_stats("embedder", 2)
+    assert {s["max_batch_tokens"] for s in before.values()} == {4096}
+    with Load(app.url, expected) as load:
+        load.wait_for_requests(10)
+        app.redeploy(_with_args(app.config, max_batch_tokens=2048))
+        wait_for("every embedder replica to take max_batch_tokens=2048",
+                 lambda: {s["max_batch_tokens"] for s in replica_stats("embedder", 2).values()} == {2048})
+        load.wait_for_requests(10)
+    assert not load.failed and not load.wrong and load.retried == 0
+    # a batching setting is a user_config change: the same replicas, reconfigured in place
+    assert set(replica_stats("embedder", 2)) == set(before)
+    info = httpx.get(app.url + "/info", timeout=30).json()
+    assert info["max_batch_tokens"] == 2048
+
+
+def test_turning_on_an_api_key_rolls_out_without_failed_requests_and_matches_keyed_serve(
+        app: Deployed, keyed_server, expected) -> None:
+    import copy
+
+    keyless = app.config
+    config = copy.deepcopy(keyless)
+    ingress = next(d for d in config["applications"][0]["deployments"] if d["name"] == "ingress")
+    ingress["ray_actor_options"]["runtime_env"]["env_vars"]["BGE_LOCAL_API_KEY"] = "test-key-1,test-key-2"
+    with Load(app.url, expected, clients=2) as load:
+        load.wait_for_requests(5)
+        app.redeploy(config)
+        # the new ingress replica answers 401 to keyless requests once it has replaced the old one
+        wait_for("the keyed ingress", lambda: httpx.post(app.url + "/v1/embeddings", json={"input": "x"},
+                                                         timeout=30).status_code == 401)
+        load._stop.set()
+    # requests sent while the old ingress drained were answered, none needed a retry (the new ingress refuses
+    # keyless ones: 401, not retried)
+    assert not load.wrong and load.retried == 0 and all(f.startswith("401") for f in load.failed)
+    compare_dialects(app.url, keyed_server.url, {"Authorization": "Bearer test-key-2"})
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        want = httpx.post(keyed_server.url + "/v1/embeddings", json={"input": "x"}, headers=headers, timeout=30)
+        got = httpx.post(app.url + "/v1/embeddings", json={"input": "x"}, headers=headers, timeout=30)
+        assert got.status_code == want.status_code == 401
+        same(got.json(), want.json())
+    app.redeploy(keyless)  # keyless again for the tests after this one
+    wait_for("the keyless ingress", lambda: httpx.post(app.url + "/v1/embeddings", json={"input": "x"},
+                                                       timeout=30).status_code == 200)
+
+
+# ---- faults ----------------------------------------------------------------------------------------------------
+
+
+def test_killing_an_embedder_replica_under_load_loses_no_request(app: Deployed, expected) -> None:
+    victim = next(iter(replica_stats("embedder", 2)))
+    with Load(app.url, expected) as load:
+        load.wait_for_requests(10)
+        ray.kill(ray.get_actor(victim, namespace="serve"), no_restart=True)
+        wait_for("a replacement replica", lambda: running_replicas("embedder") == 2 and
+                 victim not in replica_stats("embedder", 2))
+        load.wait_for_requests(10)
+    assert not load.failed and not load.wrong
+    assert app_settled({"ingress": 1, "embedder": 2, "reranker": 1})
+
+
+def test_losing_a_node_under_load_loses_no_request(app: Deployed, cluster, expected) -> None:
+    worker = cluster.workers[0]
+    on_worker = [r for r, s in replica_stats("embedder", 2).items() if s["node_id"] == worker.node_id]
+    assert on_worker, "an embedder replica runs on the node about to be lost"
+    with Load(app.url, expected) as load:
+        load.wait_for_requests(10)
+        cluster.remove_worker(worker)
+        wait_for("the embedder back at 2 replicas without the lost node",
+                 lambda: running_replicas("embedder") == 2 and not set(on_worker) & set(replica_stats("embedder", 2)),
+                 timeout=300)
+        load.wait_for_requests(10)
+    assert not load.failed and not load.wrong
+    assert app_settled({"ingress": 1, "embedder": 2, "reranker": 1})
