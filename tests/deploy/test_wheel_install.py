@@ -89,7 +89,8 @@ def clean_venv(built: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactor
     run = {"check": True, "capture_output": True, "text": True}
     subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], **run)
     offline = ["--python", str(venv / "bin" / "python"), "--offline", "--no-index", "--find-links", str(WHEELHOUSE)]
-    subprocess.run([uv, "pip", "install", "--quiet", *offline, "-r", str(LOCK)], **run)
+    # --compile-bytecode: as pip does for users (and a start never pays for compiling torch in memory)
+    subprocess.run([uv, "pip", "install", "--quiet", "--compile-bytecode", *offline, "-r", str(LOCK)], **run)
     subprocess.run([uv, "pip", "install", "--quiet", *offline, "--no-deps", str(built[1])], **run)
     return venv
 
