@@ -1,60 +1,66 @@
 # syntax=docker/dockerfile:1
 # bge-local on an NVIDIA GPU: BAAI/bge-m3 (dense, sparse, ColBERT) and BAAI/bge-reranker-v2-m3.
 #
-#   docker build -t bge-local .
+#   docker build -t bge-local .                               # podman: podman build --format docker ...
 #   docker run --gpus all --shm-size 2g -p 8000:8000 -v bge-models:/models bge-local
 #   docker run --rm -v bge-models:/models bge-local download --dir /models --endpoint https://hf-mirror.com
 #
-# The base image only provides the NVIDIA container environment: the torch wheel brings its own CUDA
-# libraries, so a -runtime image would ship a second copy of them (about 2 GB). The host needs the NVIDIA
-# driver and the NVIDIA Container Toolkit, nothing else.
-#
-# torch comes from the PyTorch CUDA 12.6 index: it runs on drivers >= 525 and on GPUs back to Maxwell
-# (V100, P40, T4 included). PyPI's default torch is built for CUDA 13 (driver >= 580, no Volta/Pascal).
-#   --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128   RTX 50xx / B200 (Blackwell)
+# Installs exactly locks/server-cuda.txt (the versions the tests run), then the project's own wheel: PyPI's
+# CUDA build of torch, whose nvidia-* wheels carry the CUDA runtime, so the base is plain Debian (no
+# nvidia/cuda image, no second copy of the CUDA libraries). The host needs the NVIDIA driver (>= 580 for
+# torch's CUDA 13 build; Turing / T4 and newer GPUs) and the NVIDIA Container Toolkit, nothing else.
+# Dockerfile.cpu is this file with the CPU lock.
 #   --build-arg PIP_INDEX_URL=https://pypi.tuna.tsinghua.edu.cn/simple   a PyPI mirror in mainland China
-#   --build-arg EXTRAS=server,modelscope                                 adds `download --source modelscope`
-ARG BASE_IMAGE=nvidia/cuda:12.6.3-base-ubuntu24.04
-FROM ${BASE_IMAGE}
+# Wheels in wheelhouse/cuda/ are used instead of downloads (several GB); with all of them there
+# (wheelhouse/README.md), --build-arg PIP_NO_INDEX=1 installs the lock without any index.
+ARG BASE_IMAGE=debian:bookworm-slim
 
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126
-ARG TORCH_SPEC=torch
-ARG PIP_INDEX_URL=https://pypi.org/simple
-ARG EXTRAS=server
-
+# Debian 12's Python 3.11 (the interpreter the locks are resolved for) and a venv for everything else.
+FROM ${BASE_IMAGE} AS python
 ENV DEBIAN_FRONTEND=noninteractive \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
-
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && python3 -m venv /opt/venv
 
-# torch first, from the CUDA index; `pip install .[server]` then keeps it (FlagEmbedding accepts any torch).
-RUN pip install --index-url "${TORCH_INDEX_URL}" ${TORCH_SPEC}
+# The project's wheel, built from its sources alone.
+FROM python AS wheel
+ARG PIP_INDEX_URL=https://pypi.org/simple
+COPY pyproject.toml README.md MANIFEST.in /src/
+COPY local_server /src/local_server
+RUN pip wheel --no-deps --wheel-dir /dist /src
+
+FROM python
+ARG PIP_INDEX_URL=https://pypi.org/simple
+ARG PIP_NO_INDEX=0
+# The lock first (this layer is rebuilt only when the lock changes), then the project without dependencies.
+COPY locks/server-cuda.txt /opt/lock.txt
+RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \
+    pip install --find-links /wheelhouse/cuda --requirement /opt/lock.txt
+COPY --from=wheel /dist/ /tmp/dist/
+RUN pip install --no-index --no-deps /tmp/dist/*.whl && rm -rf /tmp/dist
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
-COPY local_server ./local_server
-RUN pip install --index-url "${PIP_INDEX_URL}" ".[${EXTRAS}]"
 COPY deploy/healthcheck.py ./deploy/healthcheck.py
 
-# A dedicated user; /models (downloaded model directories and the Hugging Face cache) belongs to it, so a
-# fresh named volume mounted there is writable too. Ubuntu 24.04 images already hold a user 'ubuntu' with
-# uid 1000, the uid most hosts give their first user (for bind-mounted model directories).
-RUN (userdel --remove ubuntu 2>/dev/null || true) \
-    && useradd --create-home --uid 1000 --user-group bge \
+# A dedicated user (uid 1000, the uid most hosts give their first user, for bind-mounted model directories);
+# /models (downloaded models and the Hugging Face cache) belongs to it, so a fresh named volume mounted there
+# is writable too.
+RUN useradd --create-home --uid 1000 --user-group bge \
     && mkdir -p /models \
     && chown bge:bge /models
 
 ENV HF_HOME=/models/huggingface \
     MODELSCOPE_CACHE=/models/modelscope \
     BGE_LOCAL_HOST=0.0.0.0 \
-    BGE_LOCAL_PORT=8000
+    BGE_LOCAL_PORT=8000 \
+    NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
 VOLUME ["/models"]
 USER bge
 EXPOSE 8000

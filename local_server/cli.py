@@ -11,15 +11,19 @@ import sys
 from local_server import __version__
 
 # Offline tools; each module exposes ``register(subparsers)``.
-_TOOLS = ("local_server.tools.download", "local_server.tools.doctor", "local_server.plugin_package",
+_TOOLS = ("local_server.tools.download", "local_server.tools.doctor", "local_server.tools.package_plugin",
           "local_server.scale.serve_config")
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from local_server.config import settings_from_args
+    from local_server.config import SettingsError, settings_from_args
     from local_server.server.process import configure, warn_if_exposed
 
-    settings = settings_from_args(args)
+    try:
+        settings = settings_from_args(args)
+    except SettingsError as exc:
+        print(f"bge-local serve: {exc}", file=sys.stderr)
+        return 2  # argparse's status for a bad command line
     configure(settings.log_level, settings.log_format)
     warn_if_exposed(settings.host, bool(settings.api_keys))
 
@@ -29,7 +33,7 @@ def _serve(args: argparse.Namespace) -> int:
     from local_server.server.process import DrainingServer
 
     app = create_app(settings)
-    config = uvicorn.Config(app, host=settings.host, port=int(settings.port), log_level=settings.log_level,
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                             timeout_graceful_shutdown=settings.drain_timeout_s, access_log=False,
                             log_config=None)
     DrainingServer(config, app.state).run()

@@ -1,146 +1,196 @@
-"""The server's configuration: the one home of every default.
+"""The server's configuration: the one home of every default, its help text and what it accepts.
 
 Each setting is a command-line option of ``bge-local serve`` and an environment variable
-``BGE_LOCAL_<NAME>`` (the option wins). ``Settings`` is a plain dataclass so tests and the CLI build
-it directly; ``add_serve_arguments`` and ``settings_from_args`` are the only bridge from argv/env.
+``BGE_LOCAL_<NAME>`` (the option wins). ``Settings`` is a pydantic model, so every value is checked when it is
+built, by tests and by the CLI alike; ``add_serve_arguments`` and ``settings_from_args`` are the only bridge
+from argv/env, and turn a bad value into a ``SettingsError`` that names the option and what it accepts.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, field, fields
+import re
+from typing import Any, Literal, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_EMBEDDING_MODEL = "BAAI/bge-m3"
 DEFAULT_RERANKER_MODEL = "BAAI/bge-reranker-v2-m3"
 OFF_VALUES = {"", "none", "off", "false", "0", "disabled"}
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|\d+")
 
 
-@dataclass
-class Settings:
-    embedding_model: str | None = DEFAULT_EMBEDDING_MODEL
-    reranker_model: str | None = DEFAULT_RERANKER_MODEL
-    host: str = "0.0.0.0"
-    port: int = 8000
-    device: str | None = None  # None: every visible GPU's first device, else CPU
-    dtype: str = "auto"  # auto (fp16 on GPU, fp32 on CPU) | fp16 | bf16 | fp32
-    api_keys: list[str] = field(default_factory=list)
-    max_length: int = 8192
-    embedding_names: list[str] = field(default_factory=list)  # extra served aliases
-    reranker_names: list[str] = field(default_factory=list)
-    strict_model_names: bool = False
-    allow_dimension_truncation: bool = False
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    embedding_model: str | None = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="Hugging Face id or local directory of the embedding model; 'none' to serve no embedder")
+    reranker_model: str | None = Field(
+        DEFAULT_RERANKER_MODEL,
+        description="Hugging Face id or local directory of the reranker; 'none' to serve no reranker")
+    host: str = Field("0.0.0.0", min_length=1, description="interface to bind")
+    port: int = Field(8000, ge=1, le=65535, description="port to listen on")
+    device: str | None = Field(
+        None, description="cuda, cuda:0, cuda:0,cuda:1 (one replica per GPU) or cpu; default: the GPU when there "
+                          "is one")
+    dtype: Literal["auto", "fp16", "float16", "bf16", "bfloat16", "fp32", "float32"] = Field(
+        "auto", description="auto (fp16 on GPU, fp32 on CPU), fp16, bf16 or fp32")
+    api_keys: list[str] = Field(
+        default_factory=list,
+        description="API key clients must send as 'Authorization: Bearer KEY' (repeatable; comma-separated in env)")
+    max_length: int = Field(
+        8192, ge=2,
+        description="maximum tokens per input (per query+document pair for rerank); longer inputs are truncated")
+    embedding_names: list[str] = Field(default_factory=list,
+                                       description="extra model name the embedder answers to (repeatable)")
+    reranker_names: list[str] = Field(default_factory=list,
+                                      description="extra model name the reranker answers to (repeatable)")
+    strict_model_names: bool = Field(
+        False, description="refuse unknown model names with 404 instead of serving the route's only model")
+    allow_dimension_truncation: bool = Field(
+        False, description="accept 'dimensions' below the model width: truncate and re-normalise")
     # batching
-    max_batch_tokens: int = 16384  # padded tokens per forward pass
-    max_batch_size: int = 128  # inputs per forward pass
-    batch_wait_ms: float = 2.0
-    max_padding: float = -1.0  # share of a batch that may be padding; -1: 0.1 on CPU, no cap on GPU
-    max_queue_inputs: int = 20000  # queued inputs before 429
+    max_batch_tokens: int = Field(16384, ge=1, description="padded tokens per forward pass (the batch token budget)")
+    max_batch_size: int = Field(128, ge=1, description="inputs per forward pass")
+    batch_wait_ms: float = Field(2.0, ge=0, description="how long a batch waits for company before it runs")
+    max_padding: float = Field(
+        -1.0, description="largest share of a batch's computed tokens that may be padding (0..1); -1 (default): "
+                          "0.1 on CPU, no cap on GPU")
+    max_queue_inputs: int = Field(20000, ge=1, description="inputs waiting in the queue before new requests get 429")
     # request limits
-    max_client_batch_size: int = 4096  # inputs per request
-    max_rerank_documents: int = 4096
-    max_request_bytes: int = 64 * 1024 * 1024
+    max_client_batch_size: int = Field(4096, ge=1, description="inputs one request may carry (413 above)")
+    max_rerank_documents: int = Field(4096, ge=1, description="documents one rerank request may carry (413 above)")
+    max_request_bytes: int = Field(64 * 1024 * 1024, ge=1, description="largest request body in bytes (413 above)")
     # exposure
-    docs_enabled: bool = True
-    metrics_enabled: bool = True
-    cors_origins: list[str] = field(default_factory=list)
-    cache_dir: str | None = None  # where hub downloads go (default: huggingface_hub's cache)
-    log_level: str = "info"
-    log_format: str = "text"  # text | json
-    drain_timeout_s: int = 60
+    docs_enabled: bool = Field(True, description="serve OpenAPI docs at /docs")
+    metrics_enabled: bool = Field(True, description="serve Prometheus metrics at /metrics")
+    ui_enabled: bool = Field(
+        True, description="serve the web console at /ui (status, try-it, what to paste into Dify and RAGFlow)")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="allowed CORS origin (repeatable); CORS is off when none is given")
+    cache_dir: str | None = Field(None, description="directory for models downloaded from a hub")
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info", description="debug, info, warning, error or critical")
+    log_format: Literal["text", "json"] = Field("text", description="text, or json for one JSON object per line")
+    drain_timeout_s: int = Field(
+        60, ge=0, description="on SIGTERM, how long accepted requests may take to finish before the process exits")
 
-    @property
-    def auth_enabled(self) -> bool:
-        return bool(self.api_keys)
+    @field_validator("embedding_model", "reranker_model", mode="before")
+    @classmethod
+    def _off(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in OFF_VALUES:
+            return None
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = [p.strip() for p in value.split(",")]
+        if not all(_DEVICE.fullmatch(p) for p in parts):
+            raise ValueError("must be auto, cpu, cuda, cuda:N or N (a GPU index), or a comma-separated list of "
+                             "them for one replica per device")
+        return value
+
+    @field_validator("max_padding")
+    @classmethod
+    def _padding_share(cls, value: float) -> float:
+        if value != -1 and not 0 <= value <= 1:
+            raise ValueError("must be a share between 0 and 1, or -1 for the device's default")
+        return value
+
+    @field_validator("api_keys", "embedding_names", "reranker_names", "cors_origins")
+    @classmethod
+    def _no_blank_items(cls, value: list[str]) -> list[str]:
+        if any(not item.strip() for item in value):
+            raise ValueError("must not contain an empty value")
+        return value
+
+    @model_validator(mode="after")
+    def _serves_something(self) -> Settings:
+        if not self.embedding_model and not self.reranker_model:
+            raise ValueError("both models are turned off (--embedding-model and --reranker-model): serve at "
+                             "least one of them")
+        return self
 
 
-_HELP: dict[str, str] = {
-    "embedding_model": "Hugging Face id or local directory of the embedding model; 'none' to serve no embedder",
-    "reranker_model": "Hugging Face id or local directory of the reranker; 'none' to serve no reranker",
-    "host": "interface to bind",
-    "port": "port to listen on",
-    "device": "cuda, cuda:0, cuda:0,cuda:1 (one replica per GPU) or cpu; default: the GPU when there is one",
-    "dtype": "auto (fp16 on GPU, fp32 on CPU), fp16, bf16 or fp32",
-    "api_keys": "API key clients must send as 'Authorization: Bearer KEY' (repeatable; comma-separated in env)",
-    "max_length": "maximum tokens per input (per query+document pair for rerank); longer inputs are truncated",
-    "embedding_names": "extra model name the embedder answers to (repeatable)",
-    "reranker_names": "extra model name the reranker answers to (repeatable)",
-    "strict_model_names": "refuse unknown model names with 404 instead of serving the route's only model",
-    "allow_dimension_truncation": "accept 'dimensions' below the model width: truncate and re-normalise",
-    "max_batch_tokens": "padded tokens per forward pass (the batch token budget)",
-    "max_batch_size": "inputs per forward pass",
-    "batch_wait_ms": "how long a batch waits for company before it runs",
-    "max_padding": "largest share of a batch's computed tokens that may be padding (0..1); default 0.1 on CPU, "
-                   "no cap on GPU",
-    "max_queue_inputs": "inputs waiting in the queue before new requests get 429",
-    "max_client_batch_size": "inputs one request may carry (413 above)",
-    "max_rerank_documents": "documents one rerank request may carry (413 above)",
-    "max_request_bytes": "largest request body in bytes (413 above)",
-    "docs_enabled": "serve OpenAPI docs at /docs",
-    "metrics_enabled": "serve Prometheus metrics at /metrics",
-    "cors_origins": "allowed CORS origin (repeatable); CORS is off when none is given",
-    "cache_dir": "directory for models downloaded from a hub",
-    "log_level": "debug, info, warning or error",
-    "log_format": "text, or json for one JSON object per line",
-    "drain_timeout_s": "on SIGTERM, how long accepted requests may take to finish before the process exits",
-}
+class SettingsError(ValueError):
+    """Settings that cannot be served; the message names each wrong option and what it accepts."""
+
 
 _OPTION_NAMES = {"api_keys": "api-key", "embedding_names": "served-name", "reranker_names": "reranker-served-name",
                  "cors_origins": "cors-origin"}
 
 
-def _env_name(name: str) -> str:
-    return "BGE_LOCAL_" + (_OPTION_NAMES.get(name, name)).upper().replace("-", "_")
+def option_name(name: str) -> str:
+    """``--max-length`` for the setting ``max_length``."""
+    return "--" + _OPTION_NAMES.get(name, name).replace("_", "-")
 
 
-def _parse_bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+def env_name(name: str) -> str:
+    """``BGE_LOCAL_MAX_LENGTH`` for the setting ``max_length``."""
+    return "BGE_LOCAL_" + _OPTION_NAMES.get(name, name).upper().replace("-", "_")
+
+
+def _is_list(name: str) -> bool:
+    return get_origin(Settings.model_fields[name].annotation) is list
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add one option per setting; defaults come from the environment, then from ``Settings``."""
-    defaults = Settings()
-    for f in fields(Settings):
-        option = "--" + _OPTION_NAMES.get(f.name, f.name).replace("_", "-")
-        env = _env_name(f.name)
-        help_text = f"{_HELP.get(f.name, '')} [env {env}]"
-        default = getattr(defaults, f.name)
-        if isinstance(default, bool):
-            parser.add_argument(option, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+    """Add one option per setting; values are left as given (strings) for ``Settings`` to check."""
+    for name, info in Settings.model_fields.items():
+        help_text = f"{info.description or ''} [env {env_name(name)}]"
+        if info.annotation is bool:
+            parser.add_argument(option_name(name), dest=name, action=argparse.BooleanOptionalAction, default=None,
                                 help=help_text)
-        elif isinstance(default, list):
-            parser.add_argument(option, dest=f.name, action="append", default=None, help=help_text)
+        elif _is_list(name):
+            parser.add_argument(option_name(name), dest=name, action="append", default=None, help=help_text)
         else:
-            parser.add_argument(option, dest=f.name, default=None, help=help_text)
+            parser.add_argument(option_name(name), dest=name, default=None, help=help_text)
 
 
 def settings_from_args(args: argparse.Namespace, environ: dict[str, str] | None = None) -> Settings:
+    """Settings from the command line, then ``BGE_LOCAL_*`` variables, then the defaults; ``SettingsError``
+    when a value or a combination is wrong."""
     environ = dict(os.environ if environ is None else environ)
-    defaults = Settings()
-    values = {}
-    for f in fields(Settings):
-        default = getattr(defaults, f.name)
-        raw = getattr(args, f.name, None)
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for name in Settings.model_fields:
+        raw = getattr(args, name, None)
+        source = option_name(name)
         if raw is None:
-            env_value = environ.get(_env_name(f.name))
-            if env_value is None:
-                values[f.name] = default
+            if env_name(name) not in environ:
                 continue
-            raw = [v for v in env_value.split(",") if v.strip()] if isinstance(default, list) else env_value
-        if isinstance(default, bool):
-            values[f.name] = raw if isinstance(raw, bool) else _parse_bool(str(raw))
-        elif isinstance(default, list):
-            values[f.name] = [v.strip() for item in raw for v in str(item).split(",") if v.strip()]
-        elif isinstance(default, int):
-            values[f.name] = int(raw)
-        elif isinstance(default, float):
-            values[f.name] = float(raw)
+            raw, source = environ[env_name(name)], env_name(name)
+            if _is_list(name):
+                raw = [raw]
+        if _is_list(name):
+            raw = [v.strip() for item in raw for v in str(item).split(",") if v.strip()]
+        values[name], sources[name] = raw, source
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc, values, sources)) from None
+
+
+# What pydantic's message leaves unsaid, by error type.
+_ACCEPTS = {"bool_parsing": " (true/false, yes/no, on/off or 1/0)", "int_parsing": " (a whole number)",
+            "float_parsing": " (a number)"}
+
+
+def _explain(exc: ValidationError, values: dict[str, Any], sources: dict[str, str]) -> str:
+    lines = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        message = error["msg"].removeprefix("Value error, ") + _ACCEPTS.get(error["type"], "")
+        if name in Settings.model_fields:
+            given = values.get(name)
+            where = sources.get(name, option_name(name))
+            also = f" (env {env_name(name)})" if where == option_name(name) else f" (option {option_name(name)})"
+            lines.append(f"{where}{also}: {message}; got {given!r}")
         else:
-            values[f.name] = raw
-    for name in ("embedding_model", "reranker_model"):
-        if values[name] is not None and str(values[name]).strip().lower() in OFF_VALUES:
-            values[name] = None
-    settings = Settings(**values)
-    if not settings.embedding_model and not settings.reranker_model:
-        raise SystemExit("error: both models are turned off; serve at least one of them")
-    return settings
+            lines.append(message)
+    return "invalid settings:\n  " + "\n  ".join(lines)

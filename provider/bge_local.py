@@ -2,7 +2,7 @@
 
 from dify_plugin import ModelProvider
 
-from provider.client import validate_provider
+from provider.client.dify import validate_provider
 
 EMBEDDING_MODEL = "bge-m3"
 RERANK_MODEL = "bge-reranker-v2-m3"

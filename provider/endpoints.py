@@ -170,10 +170,6 @@ def tokenize_candidates(p: ParsedURL) -> list[Endpoint]:
     return _dedupe(_paths(p, ("/tokenize",), TOKENIZE))
 
 
-def info_url(p: ParsedURL) -> str:
-    return p.base + "/info"
-
-
 def candidates(p: ParsedURL, task: str, dialect: str = "auto") -> list[Endpoint]:
     if task == EMBEDDINGS:
         return embedding_candidates(p, dialect)
@@ -182,7 +178,9 @@ def candidates(p: ParsedURL, task: str, dialect: str = "auto") -> list[Endpoint]
     raise ValueError(f"unknown task {task!r}")
 
 
-def is_local_host(host: str) -> bool:
-    """True for names that mean "this machine" — inside Dify's containers that is the container itself."""
+def means_this_container(host: str) -> bool:
+    """True for names that mean "this machine", which inside Dify's plugin_daemon container is that container, not
+    the machine running the server. Not a loopback check: ``0.0.0.0`` and ``::`` count (a listen address pasted as
+    a URL), and it is kept apart from the server's own loopback rule on purpose."""
     host = host.lower().strip("[]")
     return host in ("localhost", "0.0.0.0", "::1", "::") or host.startswith("127.") or host.endswith(".localhost")

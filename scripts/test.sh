@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Set up and run every test in one command:  bash scripts/test.sh [pytest options]
-# Builds .venv (server + test tools, CPU torch where there is no GPU) and .venv-plugin (the Dify plugin's
-# own requirements.txt, as Dify installs it), then runs ruff and pytest. Nothing is downloaded from a model
-# hub: the tests build tiny models offline.
+# Builds .venv from locks/test.txt (server + test tools, CPU torch where there is no GPU), .venv-plugin from
+# locks/plugin.txt (what Dify installs from requirements.txt), and a wheelhouse of locks/server-cpu.txt for
+# the test that installs the built wheel into a clean venv; then runs ruff and pytest. Nothing is downloaded
+# from a model hub: the tests build tiny models offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_venv.sh test
-if [ ! -x .venv-plugin/bin/python ] || ! .venv-plugin/bin/python -c "import dify_plugin" 2>/dev/null; then
-  python3 -m venv .venv-plugin
-  .venv-plugin/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
-fi
+bash scripts/setup_venv.sh plugin
+PYTHON=.venv/bin/python bash scripts/wheelhouse.sh locks/server-cpu.txt .cache/wheelhouse/server-cpu
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

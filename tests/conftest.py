@@ -32,13 +32,27 @@ def tiny_models() -> Path:
 
 @pytest.fixture(scope="session")
 def cl100k_dir() -> Path:
+    """tiktoken's cache with cl100k_base, for the test clients that tokenize (never for the servers)."""
     return ensure_cl100k(CACHE / "tiktoken")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _client_side_tiktoken(cl100k_dir: Path):
+    """Clients in this process (LangChain, Dify's OpenAI plugin) find cl100k_base without a download."""
+    previous = os.environ.get("TIKTOKEN_CACHE_DIR")
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(cl100k_dir)
+    yield
+    if previous is None:
+        os.environ.pop("TIKTOKEN_CACHE_DIR", None)
+    else:
+        os.environ["TIKTOKEN_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
-def server(tiny_models: Path, cl100k_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The server with both tiny models and no API key."""
-    with ServerProcess(tiny_models, env={"TIKTOKEN_CACHE_DIR": str(cl100k_dir)},
+def server(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The server with both tiny models and no API key; its tiktoken cache is empty (token ids work offline)."""
+    empty = tmp_path_factory.mktemp("empty-tiktoken-cache")
+    with ServerProcess(tiny_models, env={"TIKTOKEN_CACHE_DIR": str(empty)},
                        log_dir=tmp_path_factory.mktemp("server-logs")) as proc:
         yield proc
 

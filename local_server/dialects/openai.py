@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.engine.token_ids import decode_token_arrays
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.server.auth import Auth, Core
+from local_server.server.middleware import tag_dialect
 from local_server.server.responses import FastJSONResponse, encode_vector
 
 router = APIRouter(tags=["OpenAI"], dependencies=[Auth])
@@ -49,8 +50,8 @@ def _texts(body: EmbeddingRequest) -> list[str]:
 
 @router.post("/v1/embeddings", response_class=FastJSONResponse)
 @router.post("/embeddings", response_class=FastJSONResponse, include_in_schema=False)
-@router.post("/v1/v1/embeddings", response_class=FastJSONResponse, include_in_schema=False)
-async def create_embeddings(body: EmbeddingRequest, core: Core) -> FastJSONResponse:
+async def create_embeddings(body: EmbeddingRequest, core: Core, request: Request) -> FastJSONResponse:
+    tag_dialect(request, "OpenAI")
     model = core.model_for(EMBEDDING, body.model)
     needs = EmbedNeeds(dense=body.return_dense, sparse=body.return_sparse or body.return_sparse_tokens,
                        colbert=body.return_colbert_vecs)

@@ -1,6 +1,6 @@
 """Rerank in every shape clients send, on every path they build.
 
-``/rerank``, ``/v1/rerank``, ``/v2/rerank`` and ``/v1/v1/rerank`` answer both bodies:
+``/rerank``, ``/v1/rerank``, ``/v2/rerank`` (and ``/api/rerank``, Dify's Ollama plugin) answer both bodies:
 - Jina / Cohere / vLLM / Xinference: ``{"query", "documents", "top_n", "return_documents"}`` →
   ``{"id", "model", "results": [{"index", "relevance_score", "document"?}], "usage"}``;
 - TEI: ``{"query", "texts", "raw_scores", "return_text", "truncate"}`` → bare ``[{"index", "score", "text"?}]``.
@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import as_text_list, document_text, new_id, now
 from local_server.engine.types import RERANKER
 from local_server.server.auth import Auth, Core
 from local_server.server.errors import BadRequest
+from local_server.server.middleware import tag_dialect
 from local_server.server.responses import FastJSONResponse
 
 router = APIRouter(tags=["Rerank"], dependencies=[Auth])
@@ -50,8 +51,9 @@ class ScoreRequest(BaseModel):
 @router.post("/v1/rerank", response_class=FastJSONResponse)
 @router.post("/rerank", response_class=FastJSONResponse, include_in_schema=False)
 @router.post("/v2/rerank", response_class=FastJSONResponse, include_in_schema=False)
-@router.post("/v1/v1/rerank", response_class=FastJSONResponse, include_in_schema=False)
-async def rerank(body: RerankRequest, core: Core) -> FastJSONResponse:
+@router.post("/api/rerank", response_class=FastJSONResponse, include_in_schema=False)
+async def rerank(body: RerankRequest, core: Core, request: Request) -> FastJSONResponse:
+    tag_dialect(request, "TEI" if body.texts is not None else "Jina/Cohere")
     if (body.documents is None) == (body.texts is None):
         raise BadRequest("send the documents as 'documents' (Jina/Cohere) or as 'texts' (TEI), exactly one of them")
     model = core.model_for(RERANKER, body.model)
@@ -84,8 +86,9 @@ async def rerank(body: RerankRequest, core: Core) -> FastJSONResponse:
 
 @router.post("/score", response_class=FastJSONResponse)
 @router.post("/v1/score", response_class=FastJSONResponse, include_in_schema=False)
-async def score(body: ScoreRequest, core: Core) -> FastJSONResponse:
+async def score(body: ScoreRequest, core: Core, request: Request) -> FastJSONResponse:
     """vLLM: one text_1 against each text_2, or text_1[i] against text_2[i]."""
+    tag_dialect(request, "vLLM")
     first, second = as_text_list(body.text_1, "text_1"), as_text_list(body.text_2, "text_2")
     model = core.model_for(RERANKER, body.model)
     result = await core.score(model, first, second, max_length=body.truncate_prompt_tokens)

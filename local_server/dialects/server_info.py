@@ -8,11 +8,13 @@ from fastapi import APIRouter, Request
 
 from local_server import __version__
 from local_server.dialects.shapes import now
+from local_server.dialects.xinference import MODEL_TYPES
 from local_server.engine.core import InferenceCore
 from local_server.engine.types import EMBEDDING, ServedModel
 from local_server.server.auth import Auth, Core
 from local_server.server.errors import ModelNotReady
 from local_server.server.metrics import gpu_memory
+from local_server.server.middleware import tag_dialect
 from local_server.server.responses import FastJSONResponse
 
 router = APIRouter(tags=["Server"])
@@ -53,8 +55,11 @@ async def live() -> FastJSONResponse:
 
 
 @router.get("/info", response_class=FastJSONResponse, dependencies=[Auth])
+@router.get("/v1/info", response_class=FastJSONResponse, include_in_schema=False, dependencies=[Auth])
 async def info(core: Core, request: Request) -> FastJSONResponse:
-    """TEI's /info. With both models served it describes the embedder and lists both under ``models``."""
+    """TEI's /info. With both models served it describes the embedder and lists both under ``models``; under a
+    per-model base URL (``/models/<name>/info``) it describes that model, as a one-model TEI server does."""
+    tag_dialect(request, "TEI")
     if not core.ready:
         raise ModelNotReady("models are still loading", headers={"Retry-After": "5"})
     main = core.embedder or core.reranker
@@ -76,6 +81,8 @@ async def info(core: Core, request: Request) -> FastJSONResponse:
 async def list_models(core: Core) -> FastJSONResponse:
     created = now()
     data = [{"id": name, "object": "model", "created": created, "owned_by": "bge-local", "type": model.kind,
-             "root": model.name, "max_model_len": model.max_length}
+             "root": model.name, "max_model_len": model.max_length,
+             # Xinference's fields, which RAGFlow main's model list reads
+             "model_type": MODEL_TYPES[model.kind], "context_length": model.max_length}
             for model in core.served_models() for name in model.names]
     return FastJSONResponse({"object": "list", "data": data})

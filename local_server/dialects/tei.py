@@ -4,19 +4,23 @@
   ``[[floats]]``; ``POST /embed_sparse`` answers ``[[{"index", "value"}]]``.
 - The seed guide's FastAPI service (RAGFlow "Custom"): ``POST /embed {"texts", "mode", "max_length"}``
   answers ``{"embeddings": ...}`` with dense vectors, sparse ``{token: weight}`` maps or ColBERT matrices.
+- Cohere (SDK ≤ 5.7 with a base URL without /v1): ``POST /embed {"texts", "input_type", …}``, see cohere.py.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Body, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from local_server.dialects import cohere
 from local_server.dialects.shapes import as_text_list
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.server.auth import Auth, Core
 from local_server.server.errors import BadRequest
+from local_server.server.middleware import tag_dialect
 from local_server.server.responses import FastJSONResponse
 
 router = APIRouter(tags=["TEI and /embed"], dependencies=[Auth])
@@ -42,8 +46,28 @@ class SparseRequest(BaseModel):
     model: str | None = None
 
 
+def _validated(model: type[BaseModel], body: dict[str, Any]) -> Any:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
+
+
+def is_cohere(body: dict[str, Any]) -> bool:
+    """Cohere's body: ``texts`` without TEI's ``inputs`` or the seed guide's ``mode``/``max_length``. A bare
+    ``{"texts": […]}`` is answered in Cohere's floats shape, whose ``embeddings`` is the same list of vectors the
+    seed guide's dense answer holds, so either reader gets what it expects."""
+    return "texts" in body and not {"inputs", "mode", "max_length"} & body.keys()
+
+
 @router.post("/embed", response_class=FastJSONResponse)
-async def embed(body: EmbedRequest, core: Core) -> FastJSONResponse:
+async def embed(raw: Annotated[dict[str, Any], Body(description="TEI, seed guide or Cohere body")],
+                core: Core, request: Request) -> FastJSONResponse:
+    if is_cohere(raw):
+        tag_dialect(request, "Cohere")
+        return await cohere.embed(_validated(cohere.CohereEmbedRequest, raw), core, 1)
+    body: EmbedRequest = _validated(EmbedRequest, raw)
+    tag_dialect(request, "TEI" if body.texts is None else "seed /embed")
     if body.inputs is not None and body.texts is not None:
         raise BadRequest("send either 'inputs' (TEI) or 'texts' (/embed with mode), not both")
     if body.inputs is None and body.texts is None:
@@ -74,7 +98,8 @@ async def embed(body: EmbedRequest, core: Core) -> FastJSONResponse:
 
 
 @router.post("/embed_sparse", response_class=FastJSONResponse)
-async def embed_sparse(body: SparseRequest, core: Core) -> FastJSONResponse:
+async def embed_sparse(body: SparseRequest, core: Core, request: Request) -> FastJSONResponse:
+    tag_dialect(request, "TEI")
     model = core.model_for(EMBEDDING, body.model)
     texts = as_text_list(body.inputs, "inputs")
     result = await core.embed(model, texts, EmbedNeeds(dense=False, sparse=True), truncate=body.truncate)

@@ -1,16 +1,21 @@
-"""``/tokenize`` in TEI's shape (``inputs``: token lists with offsets) and vLLM's (``prompt``: ids and count)."""
+"""``/tokenize`` in TEI's shape (``inputs``: token lists with offsets), vLLM's (``prompt``: ids and count) and
+Cohere's (``text``: ids and ``token_strings`` without special tokens, which Dify's Cohere plugin re-joins into
+the text it embeds), told apart by the body; ``/detokenize`` for Cohere (``text``) and vLLM (``prompt``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import as_text_list
 from local_server.server.auth import Auth, Core
 from local_server.server.errors import BadRequest
+from local_server.server.middleware import tag_dialect
 from local_server.server.responses import FastJSONResponse
 
 router = APIRouter(tags=["Server"])
+
+COHERE_META = {"api_version": {"version": "1"}}
 
 
 class TokenizeRequest(BaseModel):
@@ -18,7 +23,8 @@ class TokenizeRequest(BaseModel):
 
     inputs: str | list[str] | None = Field(default=None, description="TEI: answer is a bare list of token lists")
     prompt: str | list[str] | None = Field(default=None, description="vLLM: answer is {tokens, count}")
-    text: str | list[str] | None = None
+    text: str | None = Field(default=None, description="Cohere: answer is {tokens, token_strings}, no special "
+                                                       "tokens; the token strings join back into the text")
     input: str | list[str] | None = None
     add_special_tokens: bool = True
     model: str | None = None
@@ -26,18 +32,37 @@ class TokenizeRequest(BaseModel):
 
 @router.post("/tokenize", response_class=FastJSONResponse, dependencies=[Auth])
 @router.post("/v1/tokenize", response_class=FastJSONResponse, include_in_schema=False, dependencies=[Auth])
-async def tokenize(body: TokenizeRequest, core: Core) -> FastJSONResponse:
+async def tokenize(body: TokenizeRequest, core: Core, request: Request) -> FastJSONResponse:
+    tag_dialect(request, "TEI" if body.inputs is not None else "vLLM")
     model = core.any_model()
     if body.inputs is not None:  # TEI shape, with offsets
         texts = as_text_list(body.inputs, "inputs")
         result = await core.tokenize(model, texts, special=body.add_special_tokens, offsets=True)
         return FastJSONResponse([[{"id": t.id, "text": t.text, "special": t.special, "start": t.start,
                                    "stop": t.stop} for t in row] for row in result.tokens])
-    value = next((v for v in (body.prompt, body.text, body.input) if v is not None), None)
+    if body.text is not None and body.prompt is None:  # Cohere
+        ids, pieces = await core.token_pieces(model, body.text)
+        return FastJSONResponse({"tokens": ids, "token_strings": pieces, "meta": COHERE_META})
+    value = next((v for v in (body.prompt, body.input) if v is not None), None)
     if value is None:
-        raise BadRequest("missing text: send 'inputs' (TEI), 'prompt' (vLLM) or 'text'")
+        raise BadRequest("missing text: send 'inputs' (TEI), 'prompt' (vLLM) or 'text' (Cohere)")
     texts = as_text_list(value, "prompt")
     ids = (await core.tokenize(model, texts, special=body.add_special_tokens)).ids
     if isinstance(value, str):
         return FastJSONResponse({"tokens": ids[0], "count": len(ids[0]), "max_model_len": model.max_length})
     return FastJSONResponse({"tokens": ids, "count": [len(x) for x in ids], "max_model_len": model.max_length})
+
+
+class DetokenizeRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    tokens: list[int] = Field(description="token ids of the model (Cohere, vLLM)")
+    model: str | None = None
+
+
+@router.post("/detokenize", response_class=FastJSONResponse, dependencies=[Auth])
+@router.post("/v1/detokenize", response_class=FastJSONResponse, include_in_schema=False, dependencies=[Auth])
+async def detokenize(body: DetokenizeRequest, core: Core) -> FastJSONResponse:
+    """Cohere reads ``text``, vLLM ``prompt``: both are given."""
+    text = core.detokenize(core.any_model(), body.tokens)
+    return FastJSONResponse({"text": text, "prompt": text, "meta": COHERE_META})

@@ -7,9 +7,10 @@ of a batch's computed tokens that may be padding, 1.0 = no cap), waits at most a
 milliseconds for company, and runs one forward pass for the union of what the batch's requests asked
 for. A free replica takes the next batch, so with several GPUs work goes to whichever is least busy.
 
-Every queued input gets its result or its error: a failing forward pass fails exactly its own batch,
-a CUDA out-of-memory splits the batch and retries, and only a single input that cannot fit gets an
-``OutOfMemory`` error. Inputs whose requests went away (cancelled futures) are dropped before they run.
+Every queued input gets its result or its error, and one input never fails another's: a forward pass that
+fails splits its batch in halves, recursively, and retries them, so only an input that fails on its own gets
+the error — ``OutOfMemory`` for a CUDA out-of-memory (it does not fit even alone), ``InferenceFailed`` with
+the reason for anything else. Inputs whose requests went away (cancelled futures) are dropped before they run.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_server.engine.errors import NotReady, OutOfMemory, QueueFull
+from local_server.engine.errors import InferenceFailed, NotReady, OutOfMemory, QueueFull
 from local_server.engine.runtime import Runtime, is_out_of_memory
 
 log = logging.getLogger("bge_local.batcher")
@@ -77,7 +78,6 @@ class Batcher:
         max_queue: int,
         merge_needs: Callable[[Any, Any], Any] = lambda a, b: a,
         max_padding: float = 1.0,
-        fault_oom_above_tokens: int = 0,
     ):
         self.name = name
         self.replicas = list(replicas)
@@ -87,7 +87,6 @@ class Batcher:
         self.max_queue = max_queue
         self.merge_needs = merge_needs
         self.max_padding = max_padding
-        self.fault_oom_above_tokens = fault_oom_above_tokens
         self._stats = BatchStats()
         self._stats_lock = threading.Lock()
         self._pending: list[WorkItem] = []
@@ -210,36 +209,44 @@ class Batcher:
             if live:
                 self._run(replica, live)
 
-    def _run(self, replica: Runtime, items: list[WorkItem]) -> None:
-        needs = items[0].needs
-        for it in items[1:]:
-            needs = self.merge_needs(needs, it.needs)
+    def _run(self, replica: Runtime, items: list[WorkItem], *, split: bool = False) -> None:
+        """One forward pass over ``items``; on failure, each half again until the failing input is alone.
+        ``split``: this is a part of a batch that failed (its failure was logged already)."""
         width = max(len(it.ids) for it in items)
         try:
-            if self.fault_oom_above_tokens and width * len(items) > self.fault_oom_above_tokens:
-                raise RuntimeError("CUDA out of memory (injected by fault_oom_above_tokens)")
+            needs = items[0].needs
+            for it in items[1:]:
+                needs = self.merge_needs(needs, it.needs)
             started = time.perf_counter()
             try:
                 outputs = replica.forward([it.ids for it in items], needs)
             finally:
                 self._count(busy_s=time.perf_counter() - started)
         except Exception as exc:
-            if is_out_of_memory(exc):
+            oom = is_out_of_memory(exc)
+            if oom:
                 replica.release_memory()
-                self._count(oom_splits=1)
-                if len(items) == 1:
-                    items[0].future.set_exception(OutOfMemory(
-                        f"one input of {width} tokens does not fit in {replica.device} memory; send a shorter "
-                        f"input or lower --max-length"))
-                    return
-                log.warning("out of memory on a batch of %d x %d tokens; splitting it", len(items), width)
+            if len(items) > 1:
+                if oom:
+                    self._count(oom_splits=1)
+                if not split:
+                    log.warning("%s on a batch of %d x %d tokens on %s; splitting it to find what fails",
+                                "out of memory" if oom else f"forward pass failed ({type(exc).__name__})",
+                                len(items), width, replica.device)
                 half = len(items) // 2
-                self._run(replica, items[:half])
-                self._run(replica, items[half:])
+                self._run(replica, items[:half], split=True)
+                self._run(replica, items[half:], split=True)
                 return
-            log.exception("forward pass failed on %s", replica.device)
-            for it in items:
-                it.future.set_exception(exc)
+            self._count(failed_inputs=1)
+            if oom:
+                items[0].future.set_exception(OutOfMemory(
+                    f"one input of {width} tokens does not fit in {replica.device} memory; send a shorter "
+                    f"input or lower --max-length"))
+                return
+            log.error("forward pass failed on one input of %d tokens on %s", width, replica.device, exc_info=exc)
+            reason = f"{type(exc).__name__}: {exc}"
+            items[0].future.set_exception(InferenceFailed(
+                f"the model failed on this input: {reason[:500]}"))
             return
         bucket = bisect.bisect_left(BATCH_SIZE_BUCKETS, len(items))
         with self._stats_lock:

@@ -26,7 +26,6 @@ from local_server.engine.types import (
     RerankResult,
     ScoredDocument,
     ServedModel,
-    Token,
     Tokenized,
 )
 
@@ -34,10 +33,6 @@ if TYPE_CHECKING:  # the engine takes any object with these settings; config imp
     from local_server.config import Settings
 
 log = logging.getLogger("bge_local.core")
-
-# Tokenizing a 10 MB string to keep its first 8192 tokens wastes seconds: when truncating, cut the text
-# far beyond the point where the token limit falls (a token always covers at least one character).
-_CHARS_PER_TOKEN_BOUND = 12
 
 
 def sigmoid(x: float) -> float:
@@ -113,48 +108,25 @@ class InferenceCore:
         return min(max_length, model.max_length)
 
     # ---- tokenization ------------------------------------------------------------------------------
-    def _encode(self, model: ServedModel, texts: Sequence[str], *, max_length: int, truncate: bool,
-                special: bool = True) -> list[list[int]]:
-        if truncate:
-            limit = max_length * _CHARS_PER_TOKEN_BOUND
-            texts = [t[:limit] for t in texts]
-        encoded = model.tokenizer(
-            list(texts), add_special_tokens=special, truncation=truncate,
-            max_length=max_length if truncate else None,
-        )["input_ids"]
-        if not truncate:
-            for i, ids in enumerate(encoded):
-                if len(ids) > max_length:
-                    raise TooLarge(
-                        f"input {i} has {len(ids)} tokens, more than the limit of {max_length}; "
-                        "shorten it or let the server truncate (truncate: true)",
-                        code="input_too_long",
-                    )
-        return encoded
-
-    def _tokenize(self, model: ServedModel, texts: list[str], special: bool, offsets: bool) -> Tokenized:
-        tok = model.tokenizer
-        encoded = tok(texts, add_special_tokens=special, return_offsets_mapping=offsets)
-        ids = [list(x) for x in encoded["input_ids"]]
-        if not offsets:
-            return Tokenized(ids=ids)
-        specials = set(tok.all_special_ids)
-        tokens = [
-            [Token(id=i, text=tok.convert_ids_to_tokens(i) if i in specials else text[start:stop],
-                   special=i in specials, start=start, stop=stop)
-             for i, (start, stop) in zip(row, spans, strict=True)]
-            for text, row, spans in zip(texts, ids, encoded["offset_mapping"], strict=True)
-        ]
-        return Tokenized(ids=ids, tokens=tokens)
-
     async def tokenize(self, model: ServedModel, texts: list[str], *, special: bool = True,
                        offsets: bool = False) -> Tokenized:
         """Token ids of each text (no truncation); with ``offsets`` each token's text, span and kind."""
         self.check_count(len(texts), "inputs", self.settings.max_client_batch_size, "max_client_batch_size")
-        return await asyncio.to_thread(self._tokenize, model, texts, special, offsets)
+        return await asyncio.to_thread(model.tokenizer.tokenize, texts, special=special, offsets=offsets)
 
-    def token_strings(self, model: ServedModel, ids: Sequence[int]) -> list[str]:
-        return [model.tokenizer.decode([int(i)]) for i in ids]
+    async def token_pieces(self, model: ServedModel, text: str) -> tuple[list[int], list[str]]:
+        """The ids of ``text`` without special tokens, and for each the piece of ``text`` from its start to the
+        next token's start: the pieces join back into ``text`` exactly (Cohere's ``token_strings``, which
+        clients re-join into the text they embed)."""
+        return await asyncio.to_thread(model.tokenizer.pieces, text)
+
+    def detokenize(self, model: ServedModel, ids: Sequence[int]) -> str:
+        """The text of token ids (special tokens included when given)."""
+        size = model.tokenizer.vocab_size
+        bad = [i for i in ids if not 0 <= int(i) < size]
+        if bad:
+            raise InvalidInput(f"token id {bad[0]} is not in {model.name}'s vocabulary (0..{size - 1})")
+        return model.tokenizer.decode(ids)
 
     # ---- embeddings --------------------------------------------------------------------------------
     def check_dimensions(self, model: ServedModel, dimensions: int | None) -> int | None:
@@ -175,15 +147,17 @@ class InferenceCore:
 
     async def embed(self, model: ServedModel, texts: list[str], needs: EmbedNeeds, *, truncate: bool = True,
                     max_length: int | None = None, dimensions: int | None = None,
-                    sparse_tokens: bool = False) -> EmbedResult:
+                    sparse_tokens: bool = False, drop: str = "end") -> EmbedResult:
         """Embed ``texts``; ``dimensions`` cuts and re-normalises dense vectors (when allowed),
-        ``sparse_tokens`` adds the sparse weights keyed by token string."""
+        ``sparse_tokens`` adds the sparse weights keyed by token string, ``drop`` says which end of a too-long
+        input truncation removes ("start": Cohere's truncate=START)."""
         if not (needs.dense or needs.sparse or needs.colbert):
             raise InvalidInput("nothing to return: dense, sparse and ColBERT outputs are all turned off")
         self.check_count(len(texts), "inputs", self.settings.max_client_batch_size, "max_client_batch_size")
         cut = self.check_dimensions(model, dimensions) if needs.dense else None
         limit = self._limit(model, max_length)
-        ids = await asyncio.to_thread(self._encode, model, texts, max_length=limit, truncate=truncate)
+        ids = await asyncio.to_thread(model.tokenizer.encode, texts, max_length=limit, truncate=truncate,
+                                      keep="end" if drop == "start" else "start")
         vectors = await model.batcher.run(ids, needs)
         if cut:
             for vec in vectors:
@@ -191,42 +165,16 @@ class InferenceCore:
                 vec.dense = dense / max(float(np.linalg.norm(dense)), 1e-12)
         by_token = None
         if sparse_tokens and needs.sparse:
-            by_token = [self.token_strings(model, list(v.sparse)) for v in vectors]
+            by_token = [model.tokenizer.token_strings(list(v.sparse)) for v in vectors]
         return EmbedResult(vectors=vectors, token_counts=[len(x) for x in ids], sparse_tokens=by_token)
 
     # ---- reranking ---------------------------------------------------------------------------------
-    def _pair_ids(self, model: ServedModel, pairs: Sequence[tuple[str, str]], *, max_length: int,
-                  truncate: bool) -> list[list[int]]:
-        """``<s> query </s></s> document </s>``, the query cut to 3/4 of the limit and the document to the rest
-        (FlagReranker's rule), so every query+document pair fits the model. Each distinct query is
-        tokenized once."""
-        tok = model.tokenizer
-        cls_id, sep_id = tok.cls_token_id, tok.sep_token_id
-        queries = list(dict.fromkeys(q for q, _ in pairs))
-        query_ids = dict(zip(queries, self._encode(model, queries, max_length=max_length * 3 // 4, truncate=True,
-                                                   special=False), strict=True))
-        doc_ids = self._encode(model, [d for _, d in pairs], max_length=max_length, truncate=truncate,
-                               special=False)
-        result = []
-        for i, ((query, _), d_ids) in enumerate(zip(pairs, doc_ids, strict=True)):
-            q_ids = query_ids[query]
-            room = max_length - len(q_ids) - 4
-            if len(d_ids) > room:
-                if not truncate:
-                    raise TooLarge(
-                        f"query and document {i} together have {len(q_ids) + len(d_ids) + 4} tokens, more than "
-                        f"the limit of {max_length}; shorten them or let the server truncate (truncate: true)",
-                        code="input_too_long")
-                d_ids = d_ids[:room]
-            result.append([cls_id, *q_ids, sep_id, sep_id, *d_ids, sep_id])
-        return result
-
     async def _logits(self, model: ServedModel, pairs: list[tuple[str, str]], *, truncate: bool,
                       max_length: int | None) -> tuple[list[float], int]:
         """Raw relevance logits of each (query, document) pair, and the pairs' total token count."""
         self.check_count(len(pairs), "documents", self.settings.max_rerank_documents, "max_rerank_documents")
         limit = self._limit(model, max_length)
-        ids = await asyncio.to_thread(self._pair_ids, model, pairs, max_length=limit, truncate=truncate)
+        ids = await asyncio.to_thread(model.tokenizer.encode_pairs, pairs, max_length=limit, truncate=truncate)
         logits = await model.batcher.run(ids, None)
         return logits, sum(len(p) for p in ids)
 
@@ -258,4 +206,24 @@ class InferenceCore:
                                "or as many as text_2")
         logits, tokens = await self._logits(model, pairs, truncate=True, max_length=max_length)
         return PairScores(scores=[sigmoid(x) for x in logits], total_tokens=tokens)
+
+
+QUANTIZED_TYPES = ("int8", "uint8", "binary", "ubinary")
+
+
+def quantize(vectors: np.ndarray, kind: str) -> np.ndarray:
+    """Float vectors ``(n, dim)`` in Cohere's compact embedding types.
+
+    int8: each vector scaled so that its largest component is ±127, then rounded (the direction, hence cosine
+    similarity, is kept); uint8: int8 + 128. ubinary: one bit per dimension, 1 where the value is positive,
+    8 dimensions per byte, first dimension in the most significant bit; binary: those bytes minus 128.
+    """
+    if kind in ("int8", "uint8"):
+        scale = np.maximum(np.abs(vectors).max(axis=1, keepdims=True), 1e-12)
+        q = np.clip(np.rint(vectors / scale * 127), -128, 127).astype(np.int16)
+        return q if kind == "int8" else q + 128
+    if kind in ("binary", "ubinary"):
+        bits = np.packbits(vectors > 0, axis=1).astype(np.int16)
+        return bits if kind == "ubinary" else bits - 128
+    raise InvalidInput(f"unknown embedding type {kind!r}")
 

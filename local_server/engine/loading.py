@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from local_server.engine.batcher import Batcher
 from local_server.engine.errors import ModelLoadError
 from local_server.engine.runtime import M3Runtime, RerankerRuntime, Runtime
+from local_server.engine.tokenization import ModelTokenizer
 from local_server.engine.types import EMBEDDING, RERANKER, EmbedNeeds, ServedModel
 from local_server.hub import HubError, fetch
 
@@ -86,13 +87,12 @@ def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -
         max_queue=s.max_queue_inputs,
         merge_needs=EmbedNeeds.union if kind == EMBEDDING else (lambda a, b: a),
         max_padding=max_padding(s, devices),
-        fault_oom_above_tokens=int(os.environ.get("BGE_LOCAL_FAULT_OOM_ABOVE_TOKENS", "0") or 0),
     )
     dtype = str(first.dtype).replace("torch.", "")
     log.info("loaded %s %s from %s on %s (%s), max length %d", kind, canonical, path, ", ".join(devices),
              dtype, max_length)
     return ServedModel(kind=kind, names=served, path=path, max_length=max_length, batcher=batcher,
-                       tokenizer=first.tokenizer, devices=devices, dtype=dtype,
+                       tokenizer=ModelTokenizer(first.tokenizer), devices=devices, dtype=dtype,
                        dimension=getattr(first, "hidden_size", None))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from local_server.engine.batcher import BatchStats
+    from local_server.engine.tokenization import ModelTokenizer
 
 EMBEDDING = "embedding"
 RERANKER = "reranker"
@@ -60,7 +61,7 @@ class ServedModel:
     path: str
     max_length: int
     batcher: ModelBackend
-    tokenizer: Any
+    tokenizer: ModelTokenizer  # thread-safe; the only way requests tokenize
     devices: list[str]
     dtype: str
     dimension: int | None = None

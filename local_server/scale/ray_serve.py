@@ -24,7 +24,7 @@ calls ``__del__``, where the batcher finishes what it holds.
 from __future__ import annotations
 
 import logging
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any
 
 from ray import serve
@@ -58,8 +58,8 @@ def apply_tunable(settings: Settings, user_config: dict[str, Any] | None) -> Set
     unknown = set(user_config) - set(TUNABLE)
     if unknown:
         raise ValueError(f"user_config takes only {', '.join(TUNABLE)}; not {', '.join(sorted(unknown))}")
-    types = {f.name: type(getattr(Settings(), f.name)) for f in fields(Settings) if f.name in TUNABLE}
-    return replace(settings, **{k: types[k](v) for k, v in user_config.items()})
+    # validated like any setting: a wrong type or range stops the update with pydantic's message
+    return Settings.model_validate({**settings.model_dump(), **user_config})
 
 
 class _ReplicaMetrics:

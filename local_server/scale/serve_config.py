@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from dataclasses import fields
 from typing import Any
 
 from local_server.config import Settings, settings_from_args
@@ -24,7 +23,7 @@ DEPLOYMENTS = (INGRESS_DEPLOYMENT, EMBEDDER_DEPLOYMENT, RERANKER_DEPLOYMENT)
 # user_config); every other setting changes the replicas' init args, and Serve replaces them one by one.
 TUNABLE = ("max_batch_tokens", "max_batch_size", "batch_wait_ms", "max_padding", "max_queue_inputs")
 
-SETTING_NAMES = tuple(f.name for f in fields(Settings))
+SETTING_NAMES = tuple(Settings.model_fields)
 
 
 def settings_from_config(args: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> Settings:

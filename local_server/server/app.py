@@ -13,15 +13,16 @@ import logging
 import os
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 
 from local_server import __version__
 from local_server.config import Settings
-from local_server.dialects import openai, rerank, server_info, tei, tokenize
+from local_server.dialects import cohere, ollama, openai, rerank, server_info, tei, tokenize, xinference
 from local_server.engine.core import InferenceCore
 from local_server.engine.errors import ModelLoadError
+from local_server.server import stats, ui
 from local_server.server.errors import install_handlers
 from local_server.server.metrics import Metrics
 from local_server.server.middleware import CancelOnDisconnect, RequestFrame
@@ -33,6 +34,8 @@ log = logging.getLogger("bge_local.app")
 def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI:
     core = core or InferenceCore(settings)
     metrics = Metrics(core)
+    recorder = stats.StatsRecorder(metrics.registry, stats.task_of_routes(
+        [*openai.router.routes, *tei.router.routes], rerank.router.routes))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +51,9 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
                 os._exit(1)
 
         task = asyncio.create_task(load()) if not core.ready else None
+        recorder.start()
         yield
+        await recorder.stop()
         if task is not None:
             task.cancel()
         core.close()
@@ -68,6 +73,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
     app.state.settings = settings
     app.state.core = core
     app.state.metrics = metrics
+    app.state.stats = recorder
     app.state.draining = False
 
     install_handlers(app)
@@ -80,8 +86,10 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
 
-    for module in (openai, tei, rerank, tokenize, server_info):
+    for module in (openai, tei, cohere, ollama, rerank, tokenize, xinference, server_info, stats):
         app.include_router(module.router)
+    if settings.ui_enabled:
+        app.include_router(ui.create_router())
 
     if settings.metrics_enabled:
         @app.get("/metrics", include_in_schema=False)
@@ -89,8 +97,11 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
             return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.get("/", include_in_schema=False)
-    async def root() -> FastJSONResponse:
+    async def root(request: Request) -> Response:
+        if settings.ui_enabled and ui.prefers_html(request.headers.get("accept", "")):
+            return ui.redirect("ui/")  # a browser: the console
         return FastJSONResponse({"name": "bge-local", "version": __version__, "docs": "/docs",
-                                 "health": "/health", "ready": core.ready})
+                                 "health": "/health", "ready": core.ready,
+                                 **({"console": "/ui/"} if settings.ui_enabled else {})})
 
     return app

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
 from local_server.engine.core import InferenceCore
 from local_server.server.errors import Unauthorized
+from local_server.server.model_urls import SCOPE_KEY, ScopedCore
 
 
 def get_core(request: Request) -> InferenceCore:
-    return request.app.state.core
+    """The core, or under a per-model base URL (``/models/<name>/…``) the core as seen from it."""
+    core = request.app.state.core
+    pinned = request.scope.get(SCOPE_KEY)
+    if pinned is None:
+        return core
+    model, prefix = pinned
+    return cast(InferenceCore, ScopedCore(core, model, prefix))  # the same interface, one model in it
 
 
 def require_key(request: Request) -> None:

@@ -98,6 +98,13 @@ def error_response(error: ApiError) -> FastJSONResponse:
     return FastJSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
 
+def internal_error(method: str, path: str, exc: BaseException) -> ApiError:
+    """Log an unexpected error once, with its traceback, and give the 500 to answer (which names only the
+    kind of error: its text may hold request data)."""
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return ApiError(f"internal error: {type(exc).__name__}")
+
+
 _STATUS_TYPES = {404: ("not_found_error", "route_not_found"), 405: ("invalid_request_error", "method_not_allowed")}
 
 
@@ -143,6 +150,6 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s", request.url.path)
-        return FastJSONResponse(error_body(f"internal error: {type(exc).__name__}", "server_error", "internal_error"),
-                                status_code=500)
+        # Only errors raised outside the request frame get here (the frame answers all others itself):
+        # Starlette re-raises after this handler, so the server logs these a second time.
+        return error_response(internal_error(request.method, request.url.path, exc))

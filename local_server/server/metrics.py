@@ -98,6 +98,9 @@ class Metrics:
                                  buckets=LATENCY_BUCKETS, registry=r)
         self.disconnects = Counter("bge_local_client_disconnects", "requests cancelled because the client left",
                                    registry=r)
+        self.dialect_requests = Counter("bge_local_dialect_requests", "requests by the client dialect their body "
+                                        "spoke (OpenAI, TEI, Jina/Cohere, vLLM, seed /embed)", ["dialect"],
+                                        registry=r)
         r.register(EngineCollector(core))
 
     def render(self) -> bytes:

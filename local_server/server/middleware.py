@@ -3,7 +3,9 @@
 
 ``RequestFrame``: what every HTTP request goes through before and after its route.
 
-- paths: a trailing slash is dropped (``/v1/embeddings/`` is ``/v1/embeddings``);
+- paths: doubled slashes, a doubled ``/v1`` and a trailing slash are dropped (``//embed``, ``/v1/v1/embed``,
+  ``/v1/embeddings/``), and a per-model base URL (``/models/<name>/…``, see model_urls.py) is taken off and
+  remembered in the scope;
 - bodies: a POST without a JSON content type (``curl -d``, some SDKs) is read as JSON anyway;
 - refusals before any work: a draining server answers 503 ``shutting_down`` (probes and metrics
   excepted), a body over ``max_request_bytes`` gets 413 — at once when its Content-Length says so, and as
@@ -19,21 +21,38 @@ the body first (``CancelOnDisconnect`` reads it whole before the route runs).
 It is raw ASGI rather than Starlette's ``BaseHTTPMiddleware`` because that one re-wraps every request
 and response in extra tasks and streams, which costs measurable CPU per request at high request rates.
 
-``CancelOnDisconnect``: when a client disconnects before its response starts, the handler is cancelled,
-which cancels its queued inputs (the batcher skips cancelled inputs), so abandoned work never runs.
+An error no handler took (a bug) is logged here once, with its traceback, and answered with the JSON 500;
+it goes no further, so neither Starlette nor uvicorn logs it again ("Exception in ASGI application").
+
+``CancelOnDisconnect`` reads each body whole before the route runs. A body holding text that is not valid
+Unicode (a lone surrogate, which JSON can smuggle as ``"\\ud800"``) is refused there with a 400 that names
+the field, for every route at once. Then, when a client disconnects before its response starts, the handler
+is cancelled, which cancels its queued inputs (the batcher skips cancelled inputs), so abandoned work never
+runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import uuid
 from typing import Any
 
 from local_server.config import Settings
-from local_server.server.errors import ApiError, ModelNotReady, PayloadTooLarge, error_response
+from local_server.server.errors import (
+    ApiError,
+    BadRequest,
+    ModelNotReady,
+    NotFound,
+    PayloadTooLarge,
+    error_response,
+    internal_error,
+)
 from local_server.server.metrics import Metrics
+from local_server.server.model_urls import PREFIX, SCOPE_KEY, split_model_prefix
+from local_server.server.unicode_check import invalid_text_path
 
 access_log = logging.getLogger("bge_local.access")
 
@@ -41,8 +60,30 @@ access_log = logging.getLogger("bge_local.access")
 ALWAYS_ANSWERED = frozenset({"/health", "/ready", "/live", "/health/live", "/metrics"})
 
 
+def tag_dialect(request: Any, dialect: str) -> None:
+    """Name the client dialect a request's body spoke (OpenAI, TEI, ...), for the requests-by-dialect counter.
+
+    Routes call it: only they know, from the body's shape, which dialect they are translating. The frame
+    reads it back from the ASGI scope once the request is done.
+    """
+    request.state.dialect = dialect
+
+
 class _BodyTooLarge(Exception):
     pass
+
+
+_SLASHES = re.compile(r"//+")
+
+
+def normal_path(path: str) -> str:
+    """One route per path however a client glued it: doubled slashes collapse (``//embed``, ``/v1//x``: a
+    trailing slash on a pasted URL), a doubled ``/v1`` collapses (``/v1/v1/x``: clients that append ``/v1`` to a
+    pasted ``…/v1``), and a trailing slash is dropped."""
+    path = _SLASHES.sub("/", path)
+    while path.startswith("/v1/v1/") or path == "/v1/v1":
+        path = path[3:]
+    return path.rstrip("/") or "/"
 
 
 class RequestFrame:
@@ -56,9 +97,8 @@ class RequestFrame:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        unknown_model = self._route_path(scope)
         path = scope["path"]
-        if len(path) > 1 and path.endswith("/"):
-            scope["path"] = path = path.rstrip("/") or "/"
         headers = dict(scope["headers"])  # lower-cased names; for a repeated header the last one wins
         method = scope["method"]
         if method == "POST" and b"json" not in headers.get(b"content-type", b""):
@@ -88,14 +128,9 @@ class RequestFrame:
             return message
 
         try:
-            refusal = self._refusal(path, headers.get(b"content-length", b""))
+            refusal = unknown_model or self._refusal(path, headers.get(b"content-length", b""))
             if refusal is None:
-                try:
-                    await self.app(scope, receive_within_limit, send_with_id)
-                except _BodyTooLarge:
-                    if status:
-                        raise
-                    refusal = self._too_large("request body", headers={"Connection": "close"})
+                refusal = await self._route(scope, receive_within_limit, send_with_id, lambda: status != 0)
             if refusal is not None:
                 await error_response(refusal)(scope, receive, send_with_id)
         except BaseException:
@@ -107,8 +142,41 @@ class RequestFrame:
             route_path = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.requests.labels(route_path, str(status)).inc()
             self.metrics.latency.labels(route_path).observe(elapsed)
+            dialect = scope.get("state", {}).get("dialect")  # set by the route (tag_dialect, above)
+            if dialect:
+                self.metrics.dialect_requests.labels(dialect).inc()
             access_log.info("%s %s %d %.1fms", method, path, status, elapsed * 1000,
                             extra={"request_id": request_id, "status": status, "route": route_path})
+
+    async def _route(self, scope: dict, receive: Any, send: Any, answered: Any) -> ApiError | None:
+        """Run the route; what to answer instead when it failed before its answer started."""
+        try:
+            await self.app(scope, receive, send)
+        except _BodyTooLarge:
+            if answered():
+                raise
+            return self._too_large("request body", headers={"Connection": "close"})
+        except Exception as exc:
+            error = internal_error(scope["method"], scope["path"], exc)
+            return None if answered() else error  # once an answer has started, nothing else can be sent
+        return None
+
+    def _route_path(self, scope: dict) -> ApiError | None:
+        """Normalise ``scope["path"]`` and take a per-model prefix off it (recorded in the scope); an unknown
+        model name is returned as the error to answer."""
+        path = normal_path(scope["path"])
+        if path.startswith(PREFIX) and getattr(self.app_state.core, "ready", False):
+            try:
+                found = split_model_prefix(path, self.app_state.core)
+            except NotFound as exc:
+                scope["path"] = path
+                return exc
+            if found is not None:
+                model, prefix, rest = found
+                scope[SCOPE_KEY] = (model, prefix)
+                path = normal_path(rest)
+        scope["path"] = path
+        return None
 
     def _refusal(self, path: str, length: bytes) -> ApiError | None:
         if getattr(self.app_state, "draining", False) and path not in ALWAYS_ANSWERED:
@@ -132,14 +200,13 @@ class CancelOnDisconnect:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        messages = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            messages.append(message)
-            if not message.get("more_body", False):
-                break
+        messages = await _whole_body(receive)
+        if messages is None:
+            return  # the client left before its body arrived
+        refusal = _invalid_text(messages)
+        if refusal is not None:
+            await error_response(refusal)(scope, receive, send)
+            return
         disconnected = asyncio.Event()
         started = False
 
@@ -174,3 +241,23 @@ class CancelOnDisconnect:
                 raise
         finally:
             watcher.cancel()
+
+
+async def _whole_body(receive: Any) -> list[dict] | None:
+    """Every message of the request body; None when the client disconnects first."""
+    messages = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        messages.append(message)
+        if not message.get("more_body", False):
+            return messages
+
+
+def _invalid_text(messages: list[dict]) -> ApiError | None:
+    where = invalid_text_path(b"".join(m.get("body", b"") for m in messages))
+    if where is None:
+        return None
+    return BadRequest(f"'{where}' is not valid Unicode text: it holds a lone UTF-16 surrogate (such as \\ud800), "
+                      "which no real text contains; send the text as valid UTF-8", code="invalid_unicode")

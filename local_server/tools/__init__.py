@@ -1,0 +1,2 @@
+"""Offline commands of ``bge-local`` (download, doctor, package-plugin, make-test-models). ``serve`` never imports
+anything from here."""

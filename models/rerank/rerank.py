@@ -1,4 +1,4 @@
-"""Rerank through the plugin's client (provider/client.py): bge-reranker-v2-m3 or any compatible reranker."""
+"""Rerank through the plugin's client (provider/client/): bge-reranker-v2-m3 or any compatible reranker."""
 
 from collections.abc import Mapping
 
@@ -6,12 +6,9 @@ from dify_plugin import RerankModel
 from dify_plugin.entities.model import AIModelEntity, ModelType
 from dify_plugin.entities.model.rerank import RerankDocument, RerankResult
 
-from provider.client import (
-    BgeClient,
-    DifyErrorsMixin,
-    customizable_model_entity,
-    validate_model,
-)
+from provider.client import BgeClient
+from provider.client.dify import customizable_model_entity, validate_model
+from provider.client.errors import DifyErrorsMixin
 from provider.endpoints import RERANK
 
 

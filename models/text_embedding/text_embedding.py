@@ -1,4 +1,4 @@
-"""Text embeddings through the plugin's client (provider/client.py): bge-m3 or any compatible model."""
+"""Text embeddings through the plugin's client (provider/client/): bge-m3 or any compatible model."""
 
 import time
 from collections.abc import Mapping
@@ -12,12 +12,9 @@ from dify_plugin.entities.model import (
 )
 from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
 
-from provider.client import (
-    BgeClient,
-    DifyErrorsMixin,
-    customizable_model_entity,
-    validate_model,
-)
+from provider.client import BgeClient
+from provider.client.dify import customizable_model_entity, validate_model
+from provider.client.errors import DifyErrorsMixin
 from provider.endpoints import EMBEDDINGS
 
 
@@ -30,6 +27,8 @@ class BgeLocalTextEmbeddingModel(DifyErrorsMixin, TextEmbeddingModel):
         user: str | None = None,
         input_type: EmbeddingInputType = EmbeddingInputType.DOCUMENT,
     ) -> TextEmbeddingResult:
+        # input_type (query or document; Dify sends it, the SDK passes it on since 0.10) changes nothing for
+        # bge-m3, which embeds queries and documents alike, and the OpenAI/TEI wire formats have no such field.
         client = BgeClient.for_model(model, credentials, EMBEDDINGS)
         vectors, tokens = client.embed(texts, self._get_max_chunks(model, credentials))
         return TextEmbeddingResult(model=model, embeddings=vectors, usage=self._usage(model, credentials, tokens))

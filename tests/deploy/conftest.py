@@ -6,6 +6,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from support.server import free_port
 
 from local_server.loopback import is_loopback_host
 
@@ -46,6 +47,4 @@ def loopback_only(monkeypatch):
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()

@@ -23,6 +23,11 @@ CHECKS = [
     "rerank_root",
     "tei_rerank",
     "score",
+    "token_ids",
+    "tei_models",
+    "xinference",
+    "cohere",
+    "ollama",
     "url_mistakes",
 ]
 
@@ -41,8 +46,8 @@ def by_id(report: dict) -> dict[str, dict]:
     return {c["id"]: c for c in report["checks"]}
 
 
-def paste(report: dict, app: str, provider: str, model_type: str) -> dict:
-    (row,) = [r for r in report["paste"] if (r["app"], r["provider"], r["model_type"]) == (app, provider, model_type)]
+def paste(report: dict, app: str, client: str, form: str) -> dict:
+    (row,) = [r for r in report["paste"] if (r["app"], r["client"], r["form"]) == (app, client, form)]
     return row
 
 
@@ -58,8 +63,8 @@ def test_a_healthy_server_passes_every_check(server, capsys, monkeypatch):
     assert "2 vectors × 32 dims" in checks["embeddings_float"]["detail"]  # the tiny model is 32 wide
     assert checks["rerank_v1"]["status"] == 200
     # every row a user can paste is backed by a passing check, except the two impossible providers
-    failing = {(r["app"], r["provider"], r["model_type"]) for r in report["paste"] if not r["ok"]}
-    assert failing == {("RAGFlow", "Cohere", "embedding"), ("RAGFlow", "Jina", "embedding + rerank")}
+    failing = {(r["app"], r["client"], r["form"]) for r in report["paste"] if not r["ok"]}
+    assert failing == {("RAGFlow", "Cohere", "embedding"), ("RAGFlow", "Jina", "embedding")}
 
 
 def test_the_text_report_shows_marks_latency_and_what_to_paste(server, capsys, monkeypatch):
@@ -68,7 +73,7 @@ def test_the_text_report_shows_marks_latency_and_what_to_paste(server, capsys, m
     assert rc == 0
     assert f"bge-local doctor: {server.url}  (API key not given)" in out
     assert "✔  POST /v1/embeddings  float" in out and " ms  " in out and "✘" not in out.split("WHAT TO PASTE")[0]
-    assert "11 passed, 0 failed, 0 skipped" in out
+    assert "16 passed, 0 failed, 0 skipped" in out
     lines = out.splitlines()
 
     def line(provider: str, model_type: str, app_header: str) -> str:
@@ -87,7 +92,7 @@ def test_a_closed_port_fails_clearly(closed_port, capsys):
     rc, out = run_doctor(capsys, f"http://127.0.0.1:{closed_port}")
     assert rc == 1
     assert "✘  GET  /health" in out and "cannot connect" in out
-    assert "0 passed, 1 failed, 10 skipped" in out
+    assert "0 passed, 1 failed, 15 skipped" in out
     assert "could not be reached" in out and "journalctl -u bge-local" in out
     assert "WHAT TO PASTE" not in out
 
@@ -118,7 +123,7 @@ def test_a_wrong_key_fails_and_says_so(keyed_server, capsys):
     assert "the server refused this API key" in checks["models"]["detail"]
     assert checks["auth"]["ok"] is True  # the server does refuse requests without the key
     assert all(checks[c]["ok"] is None and checks[c]["detail"] == "not run: API key refused" for c in CHECKS[3:])
-    assert {r["status"] for r in report["paste"] if r["value"]} == {"not checked"}
+    assert {r["status"] for r in report["paste"] if r["url"]} == {"not checked"}
 
 
 def test_a_missing_key_is_named(keyed_server, capsys, monkeypatch):
@@ -211,7 +216,7 @@ def test_normalise_url(typed, root):
 
 
 def _values(url: str) -> dict[tuple[str, str, str], str | None]:
-    return {(r.app, r.provider, r.model_type): r.value for r in paste_table.paste_rows(url)}
+    return {(r.app, r.client, r.form): r.url for r in paste_table.rows(url)}
 
 
 def test_paste_values_follow_each_clients_url_rule():
@@ -221,7 +226,8 @@ def test_paste_values_follow_each_clients_url_rule():
     assert v[("RAGFlow", "OpenAI-API-Compatible", "embedding")] == "http://10.0.0.5:8000"
     assert v[("RAGFlow", "GPUStack", "rerank")] == "http://10.0.0.5:8000"  # never …/v1
     assert v[("RAGFlow", "HuggingFace", "rerank")] == "10.0.0.5:8000"  # RAGFlow prepends http:// itself
-    assert v[("RAGFlow", "Jina", "embedding + rerank")] is None
+    assert v[("RAGFlow", "Jina", "embedding")] is None
+    assert v[("Dify", "Text Embedding Inference", "rerank")] == "http://10.0.0.5:8000/models/bge-reranker-v2-m3"
     assert not [value for value in v.values() if value and value.endswith("/")]
 
 
@@ -229,19 +235,10 @@ def test_behind_a_path_prefix_the_urljoin_providers_get_forms_that_keep_it():
     """urljoin("http://gw/bge", "v1") is http://gw/v1: RAGFlow would drop the prefix."""
     v = _values("http://gw.example/bge")
     assert v[("RAGFlow", "OpenAI-API-Compatible", "embedding")] == "http://gw.example/bge/v1"
-    assert v[("RAGFlow", "OpenAI-API-Compatible", "rerank")] == "http://gw.example/bge/rerank"
+    assert v[("RAGFlow", "OpenAI-API-Compatible", "rerank")] == "http://gw.example/bge"  # ≥ 0.24 keep the path
     assert v[("RAGFlow", "Xinference", "rerank")] == "http://gw.example/bge/v1/rerank"
     assert v[("RAGFlow", "VLLM", "rerank")] == "http://gw.example/bge"  # the cohere client appends /rerank
     assert v[("RAGFlow", "HuggingFace", "rerank")] == "gw.example/bge"
-
-
-def test_docs_ragflow_md_holds_the_generated_tables(repo_root):
-    text = (repo_root / "docs" / "ragflow.md").read_text()
-    for app in ("RAGFlow", "Dify"):
-        assert paste_table.paste_markdown("http://HOST:8000", app) in text, (
-            f"docs/ragflow.md is out of date: regenerate its {app} table with "
-            "`bge-local doctor --paste-table http://HOST:8000`"
-        )
 
 
 def test_importing_the_doctor_pulls_in_no_http_client():

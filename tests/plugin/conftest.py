@@ -19,13 +19,13 @@ from plugin_harness import (
     unpack,
 )
 
-from local_server import plugin_package as packager
+from local_server.tools.package_plugin.build import build_package
 
 
 @pytest.fixture(scope="session")
 def plugin_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The .difypkg, built from this checkout exactly as `bge-local package-plugin` builds it."""
-    return packager.build_package(REPO, tmp_path_factory.mktemp("dist"))
+    return build_package(REPO, tmp_path_factory.mktemp("dist"))
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +39,9 @@ def plugin_venv_python() -> Path:
     python = plugin_python()
     if not python.exists():
         pytest.fail(
-            f"No plugin runtime at {python}. Create it like Dify does (from the plugin's requirements.txt):\n"
-            "  python3 -m venv .venv-plugin && .venv-plugin/bin/pip install -r requirements.txt\n"
+            f"No plugin runtime at {python}. Create it like Dify does (Python 3.12, the plugin's requirements.txt):\n"
+            "  uv venv --python 3.12 .venv-plugin\n"
+            "  uv pip install --python .venv-plugin/bin/python -r requirements.txt\n"
             "or point BGE_LOCAL_PLUGIN_PYTHON at a Python that has them."
         )
     return python
@@ -79,5 +80,12 @@ def make_proxy() -> Iterator:
 @pytest.fixture
 def silent_server() -> Iterator[SilentServer]:
     s = SilentServer()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def dropping_server() -> Iterator[SilentServer]:
+    s = SilentServer(drop=True)
     yield s
     s.close()

@@ -1,8 +1,9 @@
 """Play Dify's plugin daemon: run the unpacked plugin as `python -m main` and talk its stdio protocol.
 
 Also small real-network helpers for the tests: a recording reverse proxy in front of the real server (path
-prefixes, blocked paths, injected 429/503 answers, recorded headers), a port nobody listens on, and a
-server that accepts connections and never answers. The pytest process never imports dify_plugin.
+prefixes, blocked paths, injected error answers and dropped connections, recorded headers), and a server that
+accepts connections and never answers (or drops them), counting them. The pytest process never imports
+dify_plugin.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[2]
 PROVIDER = "bge_local"
+DROP = 0  # a RecordingProxy fault: close the connection without answering
 
 
 def plugin_python() -> Path:
@@ -143,9 +145,15 @@ class PluginProcess:
     def validate_model(self, model_type: str, model: str, credentials: dict) -> dict:
         return self.request("validate_model_credentials", model_type=model_type, model=model, credentials=credentials)
 
-    def embed(self, model: str, credentials: dict, texts: list[str]) -> dict:
+    def embed(self, model: str, credentials: dict, texts: list[str], input_type: str = "document") -> dict:
+        # Every Dify 1.x daemon sends input_type (it is required in its request schema); SDK 0.10 requires it too.
         return self.request(
-            "invoke_text_embedding", model_type="text-embedding", model=model, credentials=credentials, texts=texts
+            "invoke_text_embedding",
+            model_type="text-embedding",
+            model=model,
+            credentials=credentials,
+            texts=texts,
+            input_type=input_type,
         )
 
     def rerank(
@@ -228,7 +236,9 @@ class RecordingProxy:
 
     ``prefix``: the public path prefix the proxy strips (like nginx ``location /bge/ { proxy_pass …/; }``).
     ``blocked``: upstream paths answered 404 here, as a server that lacks them would.
-    ``faults``: upstream path -> list of statuses to answer (one per request) before forwarding again.
+    ``faults``: upstream path -> list of statuses to answer (one per request) before forwarding again; ``DROP``
+    closes the connection without an answer (recorded as status 0).
+    ``retry_after``: the ``Retry-After`` value sent with injected 429 and 503 answers.
     """
 
     upstream: str
@@ -236,6 +246,7 @@ class RecordingProxy:
     port: int = 0
     blocked: set[str] = field(default_factory=set)
     faults: dict[str, list[int]] = field(default_factory=dict)
+    retry_after: str = "0"
     seen: list[Seen] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -253,7 +264,7 @@ class RecordingProxy:
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(payload)))
                 if status in (429, 503):
-                    self.send_header("Retry-After", "0")
+                    self.send_header("Retry-After", proxy.retry_after)
                 self.end_headers()
                 self.wfile.write(payload)
 
@@ -279,6 +290,9 @@ class RecordingProxy:
                 if pending:
                     status = pending.pop(0)
                     record.status = status
+                    if status == DROP:
+                        self.close_connection = True
+                        return None
                     return self._answer(status, json.dumps({"error": {"message": f"injected {status}"}}).encode())
                 conn = http.client.HTTPConnection(up.hostname, up.port, timeout=120)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
@@ -308,21 +322,17 @@ class RecordingProxy:
         self._server.server_close()
 
 
-def closed_port() -> int:
-    """A port on 127.0.0.1 where nothing listens."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class SilentServer:
-    """Accepts TCP connections and never answers: the way a hung or overloaded server looks."""
+    """Accepts TCP connections and never answers: the way a hung or overloaded server looks. With ``drop``, it
+    closes each connection at once instead (a server that crashes on every request). Counts the connections."""
 
-    def __init__(self) -> None:
+    def __init__(self, drop: bool = False) -> None:
+        self.drop = drop
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(16)
         self._conns: list[socket.socket] = []
+        self._peers: list[tuple | None] = []  # in the order accepted
         self._stop = False
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
@@ -333,7 +343,26 @@ class SilentServer:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
-            self._conns.append(conn)
+            try:
+                self._peers.append(conn.getpeername())
+            except OSError:  # the client already reset it: still a connection that came in
+                self._peers.append(None)
+            if self.drop:
+                conn.close()
+            else:
+                self._conns.append(conn)
+
+    def connections(self, timeout: float = 15) -> int:
+        """How many connections came in before this call. A probe connection joins the same accept queue, so
+        once it has been accepted every earlier one has been too (polled, bounded)."""
+        with socket.create_connection(self._sock.getsockname(), timeout=timeout) as probe:
+            me = probe.getsockname()
+            deadline = time.monotonic() + timeout
+            while me not in self._peers:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the probe connection was never accepted")
+                time.sleep(0.01)
+            return self._peers.index(me)
 
     @property
     def url(self) -> str:

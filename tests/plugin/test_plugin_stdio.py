@@ -6,13 +6,15 @@ plugin's own venv, and compares what the plugin returns with what the server its
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import math
-import threading
-import time
 
 import httpx
 import pytest
-from plugin_harness import PluginError, PluginProcess, RecordingProxy, closed_port
+import yaml
+from plugin_harness import DROP, REPO, PluginError, PluginProcess, RecordingProxy, SilentServer
+from support.server import free_port
 
 
 def same_vectors(got: list[list[float]], want: list[list[float]], tol: float = 1e-5) -> bool:
@@ -89,7 +91,8 @@ def assert_clear_failure(err: PluginError, plugin: PluginProcess, *phrases: str)
 
 def test_plugin_announces_manifest_and_provider(plugin: PluginProcess) -> None:
     assert plugin.manifest is not None
-    assert plugin.manifest["name"] == "bge_local" and plugin.manifest["version"] == "0.1.0"
+    manifest = yaml.safe_load((REPO / "manifest.yaml").read_text())
+    assert plugin.manifest["name"] == "bge_local" and plugin.manifest["version"] == manifest["version"]
     assert plugin.wait_for_log("Installed model: bge_local"), plugin.logs()
 
 
@@ -205,6 +208,14 @@ def test_a_413_splits_the_batch(plugin: PluginProcess, server, make_proxy) -> No
     assert [(s.status, len(s.body["input"])) for s in proxy.posts()] == [(413, 8), (200, 4), (200, 4)]
 
 
+def test_query_embeddings_are_the_same_vectors(plugin: PluginProcess, server, make_proxy) -> None:
+    """Dify says whether it embeds a query or a document (SDK 0.10 passes it on); bge-m3 needs no prefix."""
+    proxy = make_proxy(server.url)
+    got = plugin.embed(EMB, {"server_url": proxy.url}, TEXTS, input_type="query")
+    assert same_vectors(got["embeddings"], server_embeddings(server.url, TEXTS)[0])
+    assert [s.body["input"] for s in proxy.posts()] == [TEXTS]
+
+
 def test_token_counts_come_from_the_servers_tokenizer(plugin: PluginProcess, server) -> None:
     texts = [*TEXTS, "x" * 50]
     assert plugin.num_tokens(EMB, {"server_url": server.url + "/v1"}, texts) == server_token_counts(server.url, texts)
@@ -219,13 +230,18 @@ def test_token_counts_in_vllm_dialect(plugin: PluginProcess, server, make_proxy)
 
 
 def test_token_counts_without_a_server_are_estimated_locally(plugin: PluginProcess) -> None:
-    creds = {"server_url": f"http://127.0.0.1:{closed_port()}"}
+    creds = {"server_url": f"http://127.0.0.1:{free_port()}"}
     counts = plugin.num_tokens(EMB, creds, ["hello world", "大熊猫", "a much longer sentence about many things"])
     assert len(counts) == 3 and all(isinstance(c, int) and c > 0 for c in counts)
     assert counts[2] > counts[0]
-    start = time.monotonic()
-    assert plugin.num_tokens(EMB, creds, ["again"])[0] > 0  # the missing /tokenize is remembered
-    assert time.monotonic() - start < 2
+
+
+def test_a_server_without_tokenize_is_asked_once(plugin: PluginProcess, server, make_proxy) -> None:
+    proxy = make_proxy(server.url, blocked={"/tokenize"})
+    creds = {"server_url": proxy.url + "/v1"}
+    assert all(c > 0 for c in plugin.num_tokens(EMB, creds, ["hello world", "大熊猫"]))
+    assert plugin.num_tokens(EMB, creds, ["again"])[0] > 0
+    assert [(s.path, s.status) for s in proxy.posts()] == [("/tokenize", 404)]  # remembered: estimated since
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -329,34 +345,22 @@ def test_tries_aliases_on_404_and_remembers_what_worked(fresh_plugin: PluginProc
     assert [(s.path, s.status) for s in proxy.posts()] == [("/embeddings", 404), ("/v1/embeddings", 200)]
 
 
-def test_retries_connection_errors_until_the_server_is_up(plugin: PluginProcess, server, make_proxy) -> None:
-    port = closed_port()
-    started: list[RecordingProxy] = []
-    timer = threading.Timer(0.7, lambda: started.append(make_proxy(server.url, port=port)))
-    timer.start()
-    try:
-        start = time.monotonic()
-        got = plugin.embed(EMB, {"server_url": f"http://127.0.0.1:{port}", "max_retries": "4"}, TEXTS)
-        elapsed = time.monotonic() - start
-    finally:
-        timer.join()
+def test_retries_dropped_connections_until_the_server_answers(plugin: PluginProcess, server, make_proxy) -> None:
+    proxy = make_proxy(server.url, faults={"/v1/embeddings": [DROP, DROP]})
+    got = plugin.embed(EMB, {"server_url": proxy.url, "max_retries": "2"}, TEXTS)
     assert same_vectors(got["embeddings"], server_embeddings(server.url, TEXTS)[0])
-    assert elapsed >= 0.7  # refused, backed off, retried
-    assert [s.status for s in started[0].posts()] == [200]
+    assert [s.status for s in proxy.posts()] == [DROP, DROP, 200]
 
 
-def test_connection_errors_are_retried_with_backoff(plugin: PluginProcess) -> None:
-    url = f"http://127.0.0.1:{closed_port()}"
-
-    def failing_call(retries: str) -> float:
-        start = time.monotonic()
-        with pytest.raises(PluginError) as e:
-            plugin.embed(EMB, {"server_url": url, "max_retries": retries}, TEXTS)
-        assert e.value.error_type == "InvokeConnectionError"
-        return time.monotonic() - start
-
-    without, with_two = failing_call("0"), failing_call("2")
-    assert with_two - without >= 1.3  # backoff 0.5 s, then 1 s
+@pytest.mark.parametrize("retries", [0, 2])
+def test_connection_errors_are_retried_as_often_as_set(
+    plugin: PluginProcess, dropping_server: SilentServer, retries: int
+) -> None:
+    with pytest.raises(PluginError) as e:
+        plugin.embed(EMB, {"server_url": dropping_server.url, "max_retries": str(retries)}, TEXTS)
+    assert e.value.error_type == "InvokeConnectionError"
+    assert_clear_failure(e.value, plugin, "Cannot reach the server", dropping_server.url)
+    assert dropping_server.connections() == 1 + retries
 
 
 @pytest.mark.parametrize("status", [503, 429])
@@ -365,6 +369,14 @@ def test_retries_with_backoff_on_503_and_429(plugin: PluginProcess, server, make
     got = plugin.embed(EMB, {"server_url": proxy.url, "max_retries": "2"}, TEXTS)
     assert same_vectors(got["embeddings"], server_embeddings(server.url, TEXTS)[0])
     assert [s.status for s in proxy.posts()] == [status, status, 200]
+
+
+def test_retry_after_may_be_an_http_date(plugin: PluginProcess, server, make_proxy) -> None:
+    past = email.utils.format_datetime(dt.datetime.now(dt.UTC) - dt.timedelta(hours=1), usegmt=True)
+    proxy = make_proxy(server.url, faults={"/v1/rerank": [503]}, retry_after=past)
+    got = plugin.rerank(RR, {"server_url": proxy.url, "max_retries": "1"}, QUERY, DOCS, top_n=5)
+    assert ranked(got) == server_rerank(server.url, QUERY, DOCS)
+    assert [s.status for s in proxy.posts()] == [503, 200]
 
 
 @pytest.mark.parametrize(
@@ -397,6 +409,13 @@ def test_no_authorization_header_without_a_key(plugin: PluginProcess, server, ma
     plugin.num_tokens(EMB, creds, TEXTS[:1])
     assert len(proxy.posts()) >= 4
     assert all("authorization" not in s.headers for s in proxy.posts())
+
+
+def test_requests_carry_the_plugins_version(plugin: PluginProcess, server, make_proxy) -> None:
+    proxy = make_proxy(server.url)
+    plugin.embed(EMB, {"server_url": proxy.url}, TEXTS[:1])
+    version = yaml.safe_load((REPO / "manifest.yaml").read_text())["version"]
+    assert {s.headers["user-agent"] for s in proxy.posts()} == {f"bge-local-dify-plugin/{version}"}
 
 
 def test_with_a_key(plugin: PluginProcess, keyed_server, make_proxy) -> None:
@@ -440,13 +459,11 @@ def test_missing_key(plugin: PluginProcess, keyed_server) -> None:
 
 
 def test_server_down(plugin: PluginProcess) -> None:
-    port = closed_port()
+    port = free_port()
     for host in ("127.0.0.1", "localhost"):
         creds = {"server_url": f"http://{host}:{port}/v1", "max_retries": "1"}
-        start = time.monotonic()
         with pytest.raises(PluginError) as e:
             plugin.validate_provider(creds)
-        assert time.monotonic() - start < 10
         assert e.value.error_type == "CredentialsValidateFailedError"
         assert_clear_failure(
             e.value, plugin, "Cannot reach the server", "Is the server running", "host.docker.internal", str(port)
@@ -491,10 +508,9 @@ def test_bad_settings(plugin: PluginProcess, server) -> None:
 
 def test_timeout(plugin: PluginProcess, silent_server) -> None:
     creds = {"server_url": silent_server.url, "timeout": "1", "max_retries": "3"}
-    start = time.monotonic()
     with pytest.raises(PluginError) as e:
         plugin.validate_model("text-embedding", EMB, creds)
-    assert time.monotonic() - start < 8  # a timeout is not retried: it would only multiply the wait
+    assert silent_server.connections() == 1  # a timeout is not retried: it would only multiply the wait
     assert_clear_failure(e.value, plugin, "did not answer within 1 seconds", "Timeout")
     with pytest.raises(PluginError) as e:
         plugin.embed(EMB, creds, TEXTS)

@@ -160,7 +160,7 @@ def test_unusable_urls_are_refused_with_a_reason(text: str, why: str) -> None:
     ],
 )
 def test_local_hosts_get_the_docker_hint(host: str, local: bool) -> None:
-    assert endpoints.is_local_host(host) is local
+    assert endpoints.means_this_container(host) is local
 
 
 def test_tokenize_lives_at_the_base() -> None:

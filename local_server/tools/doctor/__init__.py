@@ -2,9 +2,9 @@
 
 Every check sends the request body a real client sends to the route that client reaches, validates the
 answer the way that client reads it, and times it (``checks``). The "what to paste" table is built from the
-URL rules of each Dify and RAGFlow provider (``paste``); each row is marked with the result of the check that
-exercises the route the pasted URL leads to (``report``). ``docs/ragflow.md`` holds the same table, generated
-by ``bge-local doctor --paste-table http://HOST:8000``.
+URL rules of each Dify and RAGFlow provider (``paste``, plain data that README.md, docs/ragflow.md and the
+web UI render too); each row is marked with the result of the check that exercises the route the pasted URL
+leads to (``report``).
 """
 
 from __future__ import annotations
@@ -15,14 +15,24 @@ import os
 import sys
 
 from local_server.tools.doctor.checks import Doctor
-from local_server.tools.doctor.paste import paste_markdown
 from local_server.tools.doctor.report import render_text, report_json
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.write_docs:
+        from local_server.tools.doctor.paste import write_docs
+
+        for path in write_docs():
+            print(f"updated {path}")
+        return 0
+    if args.url is None:
+        print("error: give the server's URL, e.g. bge-local doctor http://192.168.1.20:8000", file=sys.stderr)
+        return 2
     if args.paste_table:
+        from local_server.tools.doctor.paste import markdown
+
         for app in ("Dify", "RAGFlow"):
-            print(f"### {app}\n\n{paste_markdown(args.url, app)}")
+            print(f"### {app}\n\n{markdown(app, args.url)}")
         return 0
     try:
         doctor = Doctor(args.url, api_key=args.api_key, timeout=args.timeout)
@@ -41,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("url", help="the server's URL, e.g. http://192.168.1.20:8000 (a /v1 suffix is fine)")
+    parser.add_argument("url", nargs="?", help="the server's URL, e.g. http://192.168.1.20:8000 (a /v1 suffix is fine)")
     parser.add_argument(
         "--api-key",
         default=os.environ.get("BGE_LOCAL_API_KEY") or None,
@@ -54,6 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print only the what-to-paste tables for URL, as Markdown, without contacting it",
     )
+    parser.add_argument("--write-docs", action="store_true",
+                        help="(developers) regenerate the what-to-paste tables in README.md and docs/ragflow.md")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

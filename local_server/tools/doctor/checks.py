@@ -202,6 +202,11 @@ class Doctor:
             ("rerank_root", "POST /rerank  documents", self.check_rerank_root),
             ("tei_rerank", "POST /rerank  texts (TEI)", self.check_tei_rerank),
             ("score", "POST /score", self.check_score),
+            ("token_ids", "POST /v1/embeddings  token ids", self.check_token_ids),
+            ("tei_models", "GET  /models/<name>/info", self.check_tei_models),
+            ("xinference", "GET  /v1/models/<uid>  (Xinference)", self.check_xinference),
+            ("cohere", "POST /v1/embed, /v1/tokenize  (Cohere)", self.check_cohere),
+            ("ollama", "POST /api/embed  (Ollama)", self.check_ollama),
             ("url_mistakes", "mistyped URLs", self.check_url_mistakes),
         ]
         stop: str | None = None  # why the remaining checks cannot run
@@ -469,6 +474,85 @@ class Doctor:
         _need([d.get("index") for d in data] == list(range(len(DOCUMENTS))), "/score: indices out of order")
         _scores_ok([d.get("score") for d in data], "/score")
         check.detail = f"{len(data)} scores in input order"
+        return None
+
+    def _same_vector(self, vector: Any, what: str) -> None:
+        vector = _floats(vector, what)
+        if self.float_vectors:
+            similarity = _cosine(vector, self.float_vectors[0])
+            _need(similarity > 0.999, f"{what} and /v1/embeddings disagree (cosine {similarity:.4f})")
+
+    def check_token_ids(self, check: Check) -> str | None:
+        """Dify's OpenAI plugin and LangChain send cl100k_base token ids (these are "What is the capital of
+        France?"): the server must decode them, offline."""
+        if not self._model("embedding"):
+            return "no embedding model served"
+        ids = [3923, 374, 279, 6864, 315, 9822, 30]
+        body = {"model": self._model("embedding"), "input": [ids], "encoding_format": "float"}
+        answer = _expect(self._timed(check, self.call("POST", "/v1/embeddings", body)))
+        self._same_vector(self._embedding_data(answer, 1, "token ids")[0], "token ids")
+        check.detail = "cl100k_base ids decoded on the server"
+        return None
+
+    def check_tei_models(self, check: Check) -> str | None:
+        """Dify's TEI plugin asks GET <url>/info which one model the URL serves: one URL per model."""
+        found = []
+        for kind, want in (("embedding", "embedding"), ("reranker", "reranker")):
+            name = self._model(kind)
+            if not name:
+                continue
+            info = _expect(self._timed(check, self.call("GET", f"/models/{name}/info")))
+            model_type = list((info.get("model_type") or {}).keys()) if isinstance(info, dict) else []
+            _need(model_type[:1] == [want], f"/models/{name}/info describes {model_type}, not the {want}")
+            found.append(f"/models/{name}")
+        if not found:
+            return "no model served"
+        check.detail = "one TEI URL per model: " + ", ".join(found)
+        return None
+
+    def check_xinference(self, check: Check) -> str | None:
+        """xinference-client probes /v1/cluster/auth with no key, then reads /v1/models/<uid>.model_type."""
+        auth = _expect(self._timed(check, self.call("GET", "/v1/cluster/auth", auth=False)))
+        _need(isinstance(auth, dict) and isinstance(auth.get("auth"), bool), "/v1/cluster/auth: no 'auth' flag")
+        kinds = []
+        for kind, want in (("embedding", "embedding"), ("reranker", "rerank")):
+            name = self._model(kind)
+            if name:
+                described = _expect(self._timed(check, self.call("GET", f"/v1/models/{name}")))
+                _need(described.get("model_type") == want, f"/v1/models/{name}: model_type is not {want!r}")
+                kinds.append(f"{name} ({want})")
+        check.detail = f"auth {'on' if auth['auth'] else 'off'}; " + ", ".join(kinds)
+        return None
+
+    def check_cohere(self, check: Check) -> str | None:
+        """Dify's Cohere plugin: token_strings from /v1/tokenize, floats and billed tokens from /v1/embed."""
+        model = self._model("embedding")
+        if not model:
+            return "no embedding model served"
+        tokens = _expect(self._timed(check, self.call("POST", "/v1/tokenize", {"text": TEXTS[0], "model": model})))
+        _need("".join(tokens.get("token_strings") or []) == TEXTS[0], "/v1/tokenize: token_strings do not join "
+              "back into the text")
+        body = {"texts": TEXTS[:1], "model": model, "input_type": "search_query"}
+        answer = _expect(self._timed(check, self.call("POST", "/v1/embed", body)))
+        _need(answer.get("response_type") == "embeddings_floats", "/v1/embed: not Cohere's embeddings_floats")
+        billed = ((answer.get("meta") or {}).get("billed_units") or {}).get("input_tokens")
+        _need(isinstance(billed, int) and billed > 0, "/v1/embed: no meta.billed_units.input_tokens")
+        self._same_vector((answer.get("embeddings") or [None])[0], "/v1/embed")
+        check.detail = f"{len(tokens['token_strings'])} token strings; floats, {billed} billed tokens"
+        return None
+
+    def check_ollama(self, check: Check) -> str | None:
+        """Dify's and RAGFlow's Ollama providers: /api/embed (and /api/embeddings up to RAGFlow 0.25)."""
+        model = self._model("embedding")
+        if not model:
+            return "no embedding model served"
+        body = {"model": model, "input": TEXTS[:1], "truncate": True, "options": {"use_mmap": True}}
+        answer = _expect(self._timed(check, self.call("POST", "/api/embed", body)))
+        self._same_vector((answer.get("embeddings") or [None])[0], "/api/embed")
+        legacy = _expect(self._timed(check, self.call("POST", "/api/embeddings", {"model": model,
+                                                                                 "prompt": TEXTS[0]})))
+        self._same_vector(legacy.get("embedding"), "/api/embeddings")
+        check.detail = "/api/embed and /api/embeddings agree with /v1/embeddings"
         return None
 
     def check_url_mistakes(self, check: Check) -> str | None:

@@ -6,23 +6,28 @@ from dataclasses import asdict
 from typing import Any
 
 from local_server.tools.doctor.checks import FAIL, OK, SKIP, Report
-from local_server.tools.doctor.paste import NO_KEY_NOTE, PasteRow, is_loopback, paste_rows
+from local_server.tools.doctor.paste import KEY_NONE, NO_KEY_NOTE, PasteRow, is_loopback, key_to_type, rows
 
 # --- output ---------------------------------------------------------------------------------------
 
 
 def row_status(row: PasteRow, report: Report) -> tuple[str, str]:
     """(mark, reason) for one paste row given the checks' results."""
-    if row.value is None:
+    if row.url is None:
         return FAIL, ""
     checks = [c for c in report.checks if c.id in row.checks]
     if any(c.ok is False for c in checks):
         return FAIL, "its route failed above"
     if checks and all(c.ok is None for c in checks):
         return SKIP, "not checked" if any(c.detail.startswith("not run") for c in checks) else "model not served"
-    if not row.sends_key and report.api_key_given:
+    if row.key == KEY_NONE and report.api_key_given:
         return FAIL, NO_KEY_NOTE
     return OK, ""
+
+
+def served_rows(report: Report) -> list[PasteRow]:
+    """The table for this server: its URL, and the names it serves (for per-model URLs and model fields)."""
+    return rows(report.url, {k: v for k, v in report.models.items() if v})
 
 
 def render_text(report: Report) -> str:
@@ -57,41 +62,38 @@ def render_text(report: Report) -> str:
             '    extra_hosts: ["host.docker.internal:host-gateway"] to the Dify/RAGFlow services),',
             "    or the compose service name when they share a Docker network.",
         ]
-    key = "the key you passed with --api-key" if report.api_key_given else "anything, or leave it empty"
-    out.append(f"  API key field: {key}")
+    if report.api_key_given:
+        out.append("  API key field: the key you passed with --api-key")
+    else:
+        out.append("  API key field: leave it empty, or type x where the form requires a key (as noted)")
     for app in ("Dify", "RAGFlow"):
-        where = (
-            "Settings → Model Provider"
-            if app == "Dify"
-            else "Model providers → the provider → Add model, field 'Base url'"
-        )
+        where = "Settings → Model Provider" if app == "Dify" else "Model providers → the provider → Add model"
         out += ["", f"  {app} ({where})"]
-        rows = [r for r in paste_rows(report.url) if r.app == app]
-        pw = max(len(r.provider) for r in rows)
-        tw = max(len(r.model_type) for r in rows)
-        vw = max(len(r.value or "") for r in rows)
-        for row in rows:
+        table = [r for r in served_rows(report) if r.app == app]
+        pw = max(len(r.client) for r in table)
+        tw = max(len(r.form) for r in table)
+        vw = max(len(r.url or "") for r in table)
+        for row in table:
             mark, reason = row_status(row, report)
-            value = row.value or "(not possible)"
-            note = "; ".join(x for x in (reason, row.note) if x)
-            note = "" if not note else f"  — {note}"
-            out.append(
-                f"    {mark} {row.provider:<{pw}}  {row.model_type:<{tw}}  {value:<{vw}}  → {row.reaches}" + note
-            )
+            typed = key_to_type(row.key, None) if not report.api_key_given else None
+            extra = [reason, f"model {row.model}" if row.url else "", f"key {typed}" if typed else "", row.note]
+            note = "; ".join(x for x in extra if x)
+            out.append(f"    {mark} {row.client:<{pw}}  {row.form:<{tw}}  {row.url or '(not possible)':<{vw}}  "
+                       f"→ {row.reaches}" + (f"  — {note}" if note else ""))
     out.append("")
     return "\n".join(out)
 
 
 def report_json(report: Report) -> dict[str, Any]:
-    rows = []
-    for row in paste_rows(report.url):
+    table = []
+    for row in served_rows(report):
         mark, reason = row_status(row, report)
-        rows.append({**asdict(row), "checks": list(row.checks), "ok": mark == OK, "status": reason or "ok"})
+        table.append({**row.as_dict(), "ok": mark == OK, "status": reason or "ok"})
     return {
         "url": report.url,
         "ok": report.ok,
         "api_key_given": report.api_key_given,
         "models": report.models,
         "checks": [asdict(c) for c in report.checks],
-        "paste": rows,
+        "paste": table,
     }

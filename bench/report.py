@@ -1,0 +1,177 @@
+"""Figures of a run: per-rep figures and their summary, the ratios against each baseline and the goals, the
+markdown tables, and the JSON file. ``tables`` works from the JSON alone (``run.py --show``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import statistics
+from pathlib import Path
+from typing import Any
+
+from loadgen import RunResult
+from targets import BENCH, TARGET_ORDER
+
+# Throughput goals of issue 4: this server ÷ baseline, per scenario.
+GOALS = {"seed-http": {"a": 3.0}, "in-process": {k: 1.0 for k in "bcde"}, "infinity": {k: 1.2 for k in "abcde"}}
+BASELINES = ("seed-http", "in-process", "infinity")
+SUMMARISED = ("tokens_per_s", "inputs_per_s", "requests_per_s", "p50_ms", "p99_ms", "tflops", "target_cpu_s",
+              "loadgen_cpu_s", "cpu_s_per_1k_tokens")
+
+
+def percentile(values: list[float], pct: int) -> float | None:
+    """The ``pct``-th percentile (1..99), interpolated linearly between the closest ranks (numpy's default)."""
+    if len(values) < 2:
+        return values[0] if values else None
+    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
+
+
+def rep_figures(result: RunResult, requests: list, flops: float, target_cpu_s: float) -> dict[str, Any]:
+    tokens = sum(r.tokens for r in requests)
+    inputs = sum(len(r.lengths) for r in requests)
+    wall = result.wall_s or float("nan")
+    return {
+        "wall_s": round(result.wall_s, 4),
+        "tokens_per_s": tokens / wall, "inputs_per_s": inputs / wall, "requests_per_s": len(requests) / wall,
+        "p50_ms": (percentile(result.latencies, 50) or 0) * 1000,
+        "p99_ms": (percentile(result.latencies, 99) or 0) * 1000,
+        "mean_ms": statistics.fmean(result.latencies) * 1000 if result.latencies else None,
+        "errors": result.errors, "first_error": result.first_error,
+        "tflops": flops / wall / 1e12,
+        "target_cpu_s": round(target_cpu_s, 3), "loadgen_cpu_s": round(result.loadgen_cpu_s, 3),
+        "cpu_s_per_1k_tokens": 1000 * target_cpu_s / tokens,
+        "response_mb": round(result.response_bytes / 2**20, 2),
+    }
+
+
+def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median and range of each figure over the reps without errors (over all reps if every one had some)."""
+    good = [r for r in reps if not r["errors"]] or reps
+    out: dict[str, Any] = {}
+    for key in SUMMARISED:
+        values = [r[key] for r in good if r.get(key) is not None]
+        if values:
+            out[key] = statistics.median(values)
+            out[key + "_min"], out[key + "_max"] = min(values), max(values)
+    return out
+
+
+def ratios(report: dict[str, Any]) -> dict[str, Any]:
+    """This server ÷ each baseline per scenario: throughput (median of paired reps), p50, goal met or not."""
+    out: dict[str, Any] = {}
+    for key, info in report["scenarios"].items():
+        ours = info["results"].get("bge-local", {})
+        if "reps" not in ours:
+            continue
+        out[key] = {}
+        for base in BASELINES:
+            theirs = info["results"].get(base, {})
+            if "reps" not in theirs:
+                continue
+            paired = [a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(ours["reps"], theirs["reps"],
+                                                                              strict=False) if b["tokens_per_s"]]
+            entry: dict[str, Any] = {
+                "throughput": statistics.median(paired), "min": min(paired), "max": max(paired),
+                "p50_ratio": ours["summary"]["p50_ms"] / theirs["summary"]["p50_ms"],
+            }
+            goal = GOALS.get(base, {}).get(key)
+            if goal is not None:
+                entry["goal"] = goal
+                entry["met"] = entry["throughput"] >= goal
+                if key == "a" and base == "seed-http":
+                    entry["met"] = entry["met"] and entry["p50_ratio"] <= 1.0
+            out[key][base] = entry
+    return out
+
+
+# ---- tables ---------------------------------------------------------------------------------------------------
+
+
+def _f(x: float | None, digits: int = 0) -> str:
+    return "–" if x is None else f"{x:,.{digits}f}"
+
+
+def _header(report: dict[str, Any]) -> list[str]:
+    m = report["machine"]
+    shape = report["models"]["shape"]
+    return [f"Machine: {m['name']} ({m['cpu']}, {m['usable_cores']} usable cores, {m['memory_gb']} GB), device "
+            f"{m['device']}; torch {m['torch']}, FlagEmbedding {m['FlagEmbedding']}; models: "
+            f"{report['models']['size']} (hidden {shape['hidden']}, {shape['layers']} layers); "
+            f"{report['reps']} reps{' (quick)' if report['quick'] else ''}; commit {m['commit']}.",
+            "bge-local options: " + (" ".join(report["server_args"] + report.get("server_env", [])) or
+                                     "the defaults") + ".",
+            f"% peak: achieved model FLOP/s over {_f(report.get('peak_tflops'), 2)} TFLOP/s "
+            f"({report.get('peak_source')}).", "",
+            "CPU s/1k tok: CPU time of the target's processes per 1,000 tokens (steadier than wall time on a "
+            "shared machine; the load generator's own CPU time is not in it).", ""]
+
+
+def _result_row(report: dict[str, Any], key: str, info: dict[str, Any], name: str) -> str | None:
+    res = info["results"].get(name)
+    if res is None:
+        if name in report["skipped_targets"]:
+            return f"| ({key}) | {name} | – | not run: {report['skipped_targets'][name]} | | | | | | |"
+        return None
+    if "skipped" in res:
+        return f"| ({key}) | {name} | – | unsupported: {res['skipped']} | | | | | | |"
+    s = res["summary"]
+    peak = report.get("peak_tflops")
+    pct = f"{100 * s['tflops'] / peak:.1f}" if peak else "–"
+    mem = res.get("peak_rss_mb")
+    mem = f"{_f(mem)} (+{_f(res['peak_gpu_mb'])} GPU)" if res.get("peak_gpu_mb") else _f(mem)
+    conc = "1 (loop)" if name == "in-process" else str(res["concurrency"])
+    return (f"| ({key}) {info['title']} | {name} | {conc} | {_f(s['tokens_per_s'])} "
+            f"({_f(s['tokens_per_s_min'])}–{_f(s['tokens_per_s_max'])}) | {_f(s['inputs_per_s'], 1)} | "
+            f"{_f(s['p50_ms'], 1)} | {_f(s['p99_ms'], 1)} | {mem} | {pct} | "
+            f"{_f(s.get('cpu_s_per_1k_tokens'), 2)} |")
+
+
+def _ratio_cell(key: str, base: str, e: dict[str, Any] | None) -> str:
+    if not e:
+        return "–"
+    cell = f"{e['throughput']:.2f}× ({e['min']:.2f}–{e['max']:.2f}), p50 {e['p50_ratio']:.2f}×"
+    if "goal" in e:
+        cell += f"; goal ≥ {e['goal']}×{' at ≤ p50' if key == 'a' and base == 'seed-http' else ''}: " + (
+            "**met**" if e["met"] else "**missed**")
+    return cell
+
+
+def tables(report: dict[str, Any]) -> str:
+    lines = _header(report)
+    lines += ["| scenario | target | conc. | tokens/s (min–max) | inputs/s | p50 ms | p99 ms | peak RSS MB | % peak "
+              "| CPU s/1k tok |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for key, info in report["scenarios"].items():
+        lines += [row for name in TARGET_ORDER if (row := _result_row(report, key, info, name)) is not None]
+    lines += ["", "Throughput ratios, this server ÷ baseline (median of paired reps, min–max; p50 ratio below 1 = "
+              "lower latency); goal and whether it is met:", "",
+              "| scenario | vs seeds' way (HTTP) | vs in-process loop | vs Infinity |", "|---|---|---|---|"]
+    for key, per in report["ratios"].items():
+        cells = [_ratio_cell(key, base, per.get(base)) for base in BASELINES]
+        lines.append(f"| ({key}) {report['scenarios'][key]['title']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ---- the JSON file --------------------------------------------------------------------------------------------
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def write_report(report: dict[str, Any], out: Path | None) -> Path:
+    """Write the run's JSON (default bench/results/<machine>-<date>[-quick][-N].json) and return its path."""
+    if out is None:
+        m = report["machine"]
+        name = slug(m["gpus"][0].split(",")[0] if m["gpus"] else f"{m['cpu']}-{m['usable_cores']}c")
+        stamp = dt.date.today().isoformat()
+        quick = "-quick" if report["quick"] else ""
+        out = BENCH / "results" / f"{name}-{stamp}{quick}.json"
+        i = 2
+        while out.exists():
+            out = out.with_name(f"{name}-{stamp}{quick}-{i}.json")
+            i += 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1, default=str) + "\n")
+    return out

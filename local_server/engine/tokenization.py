@@ -1,0 +1,172 @@
+"""Tokenization that is correct under any concurrency and any mix of truncation settings.
+
+A transformers fast tokenizer applies ``truncation``/``max_length`` by reconfiguring the Rust tokenizer it
+wraps, on every call, with no lock; concurrent requests with different settings then cut each other's inputs
+or fail with "Already borrowed" (huggingface/transformers#47085). Here every model gets its own copy of the
+Rust tokenizer with truncation and padding off, which is never reconfigured afterwards; threads only encode
+with it (a read-only call that releases the GIL, so tokenization still runs in parallel). Cutting to a
+limit and adding the special tokens happen in Python on each call's own lists, with the model's own
+template (``<s> A </s>`` and ``<s> A </s></s> B </s>`` for XLM-R), read from the tokenizer at load time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from local_server.engine.errors import InvalidInput, TooLarge
+from local_server.engine.types import Token, Tokenized
+
+# Tokenizing a 10 MB string to keep its first 8192 tokens wastes seconds: when truncating, cut the text
+# far beyond the point where the token limit falls (a token always covers at least one character).
+_CHARS_PER_TOKEN_BOUND = 12
+
+
+@dataclass(frozen=True)
+class _Template:
+    """The special-token ids the model's post-processor puts around one sequence or a pair."""
+
+    prefix: list[int]
+    suffix: list[int]
+    pair_prefix: list[int]
+    pair_middle: list[int]
+    pair_suffix: list[int]
+
+    @classmethod
+    def of(cls, tokenizer: Any) -> _Template:
+        """Read from the post-processor itself: what it puts around one-token sequences is the template."""
+        a, b = tokenizer.encode_batch(["a", "b"], add_special_tokens=False)
+        single = tokenizer.post_process(a, None, add_special_tokens=True)
+        pair = tokenizer.post_process(a, b, add_special_tokens=True)
+        prefix, suffix = _specials_around(single, [len(a.ids)])
+        pair_prefix, pair_middle, pair_suffix = _specials_around(pair, [len(a.ids), len(b.ids)])
+        return cls(prefix, suffix, pair_prefix, pair_middle, pair_suffix)
+
+    @property
+    def single_extra(self) -> int:
+        return len(self.prefix) + len(self.suffix)
+
+    @property
+    def pair_extra(self) -> int:
+        return len(self.pair_prefix) + len(self.pair_middle) + len(self.pair_suffix)
+
+
+def _specials_around(encoding: Any, lengths: list[int]) -> list[list[int]]:
+    """The runs of special tokens before, between and after sequences of ``lengths`` tokens."""
+    ids, mask = encoding.ids, encoding.special_tokens_mask
+    runs, position = [], 0
+    for length in [*lengths, 0]:
+        run = []
+        while position < len(ids) and mask[position]:
+            run.append(ids[position])
+            position += 1
+        runs.append(run)
+        position += length
+    return runs
+
+
+class ModelTokenizer:
+    """One model's tokenization: token ids with or without special tokens, cut to a limit, for single texts
+    and for (query, document) pairs; token spans for ``/tokenize``. Safe to call from any number of threads."""
+
+    def __init__(self, hf_tokenizer: Any):
+        from tokenizers import Tokenizer
+
+        # A private copy: nothing else (transformers included) can reconfigure it behind our back.
+        self._rust = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
+        self._rust.no_truncation()
+        self._rust.no_padding()
+        self._template = _Template.of(self._rust)
+        self._hf = hf_tokenizer  # decode only: read-only in transformers
+        self.special_ids = frozenset(hf_tokenizer.all_special_ids)
+
+    def _content(self, texts: Sequence[str], char_limit: int | None, keep: str = "start") -> list[list[int]]:
+        if char_limit is not None:
+            texts = [t[-char_limit:] if keep == "end" else t[:char_limit] for t in texts]
+        return [e.ids for e in self._rust.encode_batch_fast(list(texts), add_special_tokens=False)]
+
+    def encode(self, texts: Sequence[str], *, max_length: int, truncate: bool, special: bool = True,
+               keep: str = "start") -> list[list[int]]:
+        """Token ids of each text, at most ``max_length`` with the special tokens. Longer inputs are cut
+        (keeping the closing special token) when ``truncate``, refused with ``TooLarge`` otherwise;
+        ``keep="end"`` cuts their beginning instead of their end (Cohere's ``truncate: START``)."""
+        t = self._template
+        extra = t.single_extra if special else 0
+        room = max_length - extra
+        if room < 0:
+            raise InvalidInput(f"max_length must be at least {extra}")
+        contents = self._content(texts, max_length * _CHARS_PER_TOKEN_BOUND if truncate else None, keep)
+        result = []
+        for i, ids in enumerate(contents):
+            if len(ids) > room:
+                if not truncate:
+                    raise TooLarge(f"input {i} has {len(ids) + extra} tokens, more than the limit of {max_length}; "
+                                   "shorten it or let the server truncate (truncate: true)", code="input_too_long")
+                ids = ids[len(ids) - room:] if keep == "end" else ids[:room]
+            result.append([*t.prefix, *ids, *t.suffix] if special else ids)
+        return result
+
+    def encode_pairs(self, pairs: Sequence[tuple[str, str]], *, max_length: int, truncate: bool,
+                     ) -> list[list[int]]:
+        """``<s> query </s></s> document </s>`` (the model's pair template) for each pair: the query cut to
+        3/4 of ``max_length`` and the document to the rest (FlagReranker's rule), so every pair fits the
+        model. Each distinct query is tokenized once."""
+        t = self._template
+        queries = list(dict.fromkeys(q for q, _ in pairs))
+        query_limit = max_length * 3 // 4
+        query_ids = {q: ids[:query_limit] for q, ids in
+                     zip(queries, self._content(queries, query_limit * _CHARS_PER_TOKEN_BOUND), strict=True)}
+        doc_ids = self._content([d for _, d in pairs], max_length * _CHARS_PER_TOKEN_BOUND if truncate else None)
+        result = []
+        for i, ((query, _), d_ids) in enumerate(zip(pairs, doc_ids, strict=True)):
+            q_ids = query_ids[query]
+            room = max_length - len(q_ids) - t.pair_extra
+            if room < 0:
+                raise InvalidInput(f"max_length {max_length} is too small for the query and {t.pair_extra} special "
+                                   f"tokens; allow at least {len(q_ids) + t.pair_extra}")
+            if len(d_ids) > room:
+                if not truncate:
+                    raise TooLarge(
+                        f"query and document {i} together have {len(q_ids) + len(d_ids) + t.pair_extra} tokens, "
+                        f"more than the limit of {max_length}; shorten them or let the server truncate "
+                        "(truncate: true)", code="input_too_long")
+                d_ids = d_ids[:room]
+            result.append([*t.pair_prefix, *q_ids, *t.pair_middle, *d_ids, *t.pair_suffix])
+        return result
+
+    def tokenize(self, texts: list[str], *, special: bool, offsets: bool) -> Tokenized:
+        """Every token of each text, untruncated; with ``offsets`` each token's text, span and kind."""
+        if not offsets:
+            encoded = self._rust.encode_batch_fast(texts, add_special_tokens=special)
+            return Tokenized(ids=[e.ids for e in encoded])
+        encoded = self._rust.encode_batch(texts, add_special_tokens=special)
+        ids = [e.ids for e in encoded]
+        tokens = [
+            [Token(id=i, text=self._rust.id_to_token(i) if i in self.special_ids else text[start:stop],
+                   special=i in self.special_ids, start=start, stop=stop)
+             for i, (start, stop) in zip(row, e.offsets, strict=True)]
+            for text, row, e in zip(texts, ids, encoded, strict=True)
+        ]
+        return Tokenized(ids=ids, tokens=tokens)
+
+    def pieces(self, text: str) -> tuple[list[int], list[str]]:
+        """The ids of ``text`` without special tokens, and for each the piece of ``text`` from its start to the
+        next token's start, so that the pieces join back into ``text`` exactly."""
+        encoding = self._rust.encode(text, add_special_tokens=False)
+        starts: list[int] = []
+        for start, _ in encoding.offsets:
+            starts.append(0 if not starts else max(start, starts[-1]))
+        ends = [*starts[1:], len(text)]
+        return list(encoding.ids), [text[a:b] for a, b in zip(starts, ends, strict=True)]
+
+    @property
+    def vocab_size(self) -> int:
+        return self._rust.get_vocab_size(with_added_tokens=True)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self._hf.decode([int(i) for i in ids], clean_up_tokenization_spaces=False)
+
+    def token_strings(self, ids: Sequence[int]) -> list[str]:
+        """Each id decoded on its own (sparse weights keyed by token text)."""
+        return [self._hf.decode([int(i)]) for i in ids]

@@ -1,0 +1,115 @@
+"""The engine's tokenization on the tiny model's real tokenizer (no server): the same ids transformers gives
+for every setting, and the same ids under concurrency with mixed settings."""
+
+from __future__ import annotations
+
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from local_server.engine.errors import InvalidInput, TooLarge
+from local_server.engine.tokenization import ModelTokenizer
+
+WORDS = ["retrieval", "人工智能", "<s>", "naïve", "😀", "x", "  ", "\n", "Übersetzung", "capital"]
+
+
+@pytest.fixture(scope="module")
+def hf(tiny_models):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(str(tiny_models / "bge-m3"))
+
+
+@pytest.fixture(scope="module")
+def tok(hf) -> ModelTokenizer:
+    return ModelTokenizer(hf)
+
+
+def _texts(seed: int, count: int, most_words: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["", " "] + [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, most_words))) for _ in range(count)]
+
+
+@pytest.mark.parametrize("max_length", [2, 3, 17, 100, 8192])
+@pytest.mark.parametrize("special", [True, False])
+def test_truncated_ids_equal_transformers(hf, tok, max_length, special):
+    texts = _texts(max_length, 120, 300)
+    want = hf(texts, add_special_tokens=special, truncation=True, max_length=max_length)["input_ids"]
+    assert tok.encode(texts, max_length=max_length, truncate=True, special=special) == want
+
+
+def test_untruncated_ids_equal_transformers_and_overlong_inputs_are_refused(hf, tok):
+    texts = _texts(1, 60, 300)
+    assert tok.encode(texts, max_length=10**6, truncate=False) == hf(texts)["input_ids"]
+    long = max(texts, key=len)
+    with pytest.raises(TooLarge, match="input 1 has"):
+        tok.encode(["short", long], max_length=20, truncate=False)
+
+
+@pytest.mark.parametrize("max_length", [16, 40, 300, 8192])
+def test_pairs_cut_the_query_at_three_quarters_and_use_the_models_pair_template(hf, tok, max_length):
+    rng = random.Random(max_length)
+    texts = _texts(max_length + 1, 40, 200)
+    pairs = [(rng.choice(texts), rng.choice(texts)) for _ in range(40)]
+    cls_id, sep_id = hf.cls_token_id, hf.sep_token_id
+    for (query, doc), got in zip(pairs, tok.encode_pairs(pairs, max_length=max_length, truncate=True), strict=True):
+        q = hf(query, add_special_tokens=False, truncation=True, max_length=max_length * 3 // 4)["input_ids"]
+        d = hf(doc, add_special_tokens=False)["input_ids"]
+        assert got == [cls_id, *q, sep_id, sep_id, *d[:max_length - len(q) - 4], sep_id]
+        # transformers' own pair encoding, when nothing is cut (it reads an empty second text as none at all)
+        if doc and len(q) + len(d) + 4 <= max_length and q == hf(query, add_special_tokens=False)["input_ids"]:
+            assert got == hf(query, doc)["input_ids"]
+
+
+def test_pairs_refuse_what_does_not_fit(tok):
+    with pytest.raises(TooLarge, match="query and document 0"):
+        tok.encode_pairs([("query", "document " * 50)], max_length=20, truncate=False)
+    with pytest.raises(InvalidInput, match="too small"):
+        tok.encode_pairs([("a long query " * 10, "d")], max_length=8, truncate=True)
+
+
+def test_offsets_and_special_tokens_equal_transformers(hf, tok):
+    texts = _texts(5, 20, 40)
+    got = tok.tokenize(texts, special=True, offsets=True)
+    want = hf(texts, return_offsets_mapping=True)
+    specials = set(hf.all_special_ids)
+    assert got.ids == want["input_ids"]
+    for text, ids, spans, tokens in zip(texts, want["input_ids"], want["offset_mapping"], got.tokens, strict=True):
+        for i, (start, stop), token in zip(ids, spans, tokens, strict=True):
+            assert (token.id, token.start, token.stop, token.special) == (i, start, stop, i in specials)
+            assert token.text == (hf.convert_ids_to_tokens(i) if i in specials else text[start:stop])
+    assert tok.tokenize(texts, special=False, offsets=False).ids == hf(texts, add_special_tokens=False)["input_ids"]
+
+
+def test_mixed_settings_from_many_threads_give_each_call_its_own_answer(hf, tok):
+    """8 threads mix every setting, while another thread keeps reconfiguring transformers' tokenizer (as
+    any other caller of it would): every answer equals the same call made alone."""
+    long_texts = _texts(7, 6, 4000)
+    calls = []
+    for i, text in enumerate(long_texts * 4):
+        calls += [
+            ("encode", dict(texts=[text], max_length=8192, truncate=True)),
+            ("encode", dict(texts=[text, "short"], max_length=24 + i, truncate=True)),
+            ("encode", dict(texts=["a short text"], max_length=8192, truncate=False)),
+            ("encode_pairs", dict(pairs=[(text, text[::-1])], max_length=64 + i, truncate=True)),
+            ("tokenize", dict(texts=[text], special=True, offsets=False)),
+        ]
+    alone = [getattr(tok, name)(**kwargs) for name, kwargs in calls]
+    stop = threading.Event()
+
+    def meddle() -> None:
+        while not stop.is_set():
+            hf(long_texts[:2], truncation=True, max_length=7)
+            hf(long_texts[:2], truncation=False)
+
+    meddler = threading.Thread(target=meddle)
+    meddler.start()
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            together = list(pool.map(lambda call: getattr(tok, call[0])(**call[1]), calls))
+    finally:
+        stop.set()
+        meddler.join()
+    assert together == alone
