@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 from ray_cluster import APP, free_port, ray_config, serve_run
 
-pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
+# The first test also waits for the reference server, the cluster and the replicas (minutes on a busy machine).
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(1800)]
 
 ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
