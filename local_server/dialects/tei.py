@@ -60,7 +60,14 @@ def is_cohere(body: dict[str, Any]) -> bool:
     return "texts" in body and not {"inputs", "mode", "max_length"} & body.keys()
 
 
-@router.post("/embed", response_class=FastJSONResponse)
+# /embed reads its body as a plain object and tells the shapes apart itself; the docs show both shapes.
+_EMBED_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"anyOf": [
+    {**EmbedRequest.model_json_schema(), "title": "TEI or seed guide"},
+    {"$ref": "#/components/schemas/CohereEmbedRequest"},
+]}}}}}
+
+
+@router.post("/embed", response_class=FastJSONResponse, openapi_extra=_EMBED_BODY)
 async def embed(raw: Annotated[dict[str, Any], Body(description="TEI, seed guide or Cohere body")],
                 core: Core, request: Request) -> FastJSONResponse:
     if is_cohere(raw):

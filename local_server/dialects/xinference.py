@@ -17,9 +17,10 @@ from fastapi import APIRouter, Request
 from local_server.dialects.shapes import model_named, now
 from local_server.engine.types import EMBEDDING, ServedModel
 from local_server.server.auth import Auth, Core
+from local_server.server.middleware import dialect
 from local_server.server.responses import FastJSONResponse
 
-router = APIRouter(tags=["Xinference"])
+router = APIRouter(tags=["Xinference"], dependencies=[dialect("Xinference")])
 
 # Xinference's names for the two kinds
 MODEL_TYPES = {EMBEDDING: "embedding", "reranker": "rerank"}
@@ -41,7 +42,7 @@ def describe(model: ServedModel) -> dict[str, Any]:
 @router.get("/v1/cluster/auth", response_class=FastJSONResponse, include_in_schema=False)
 async def cluster_auth(request: Request) -> FastJSONResponse:
     """Whether this server wants an API key (no key needed to ask, as in Xinference)."""
-    return FastJSONResponse({"auth": request.app.state.settings.auth_enabled})
+    return FastJSONResponse({"auth": bool(request.app.state.settings.api_keys)})
 
 
 @router.get("/v1/models/{model_uid:path}", response_class=FastJSONResponse, dependencies=[Auth])

@@ -157,7 +157,7 @@ class ModelTokenizer:
         starts: list[int] = []
         for start, _ in encoding.offsets:
             starts.append(0 if not starts else max(start, starts[-1]))
-        ends = [*starts[1:], len(text)]
+        ends = [*starts[1:], len(text)] if starts else []  # an empty text (or all whitespace) has no pieces
         return list(encoding.ids), [text[a:b] for a, b in zip(starts, ends, strict=True)]
 
     @property

@@ -95,6 +95,12 @@ VALID = {
     "/v1/rerank": {"query": "a query", "documents": ["a document"]},
     "/score": {"text_1": "a query", "text_2": ["a document"]},
     "/tokenize": {"prompt": "a text"},
+    "/detokenize": {"tokens": [1, 2]},
+    "/v1/embed": {"texts": ["a text"]},
+    "/v2/embed": {"texts": ["a text"], "input_type": "search_document", "embedding_types": ["float"]},
+    "/api/embed": {"input": ["a text"]},
+    "/api/embeddings": {"prompt": "a text"},
+    "/api/show": {"model": "bge-m3"},
 }
 
 
@@ -106,9 +112,18 @@ def post_routes(openapi: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         body = operations.get("post", {}).get("requestBody")
         if body is None:
             continue
-        ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-        routes.append((path, schemas[ref]))
+        routes.append((path, resolve(body["content"]["application/json"]["schema"], schemas)))
     return routes
+
+
+def resolve(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """A body schema with its reference followed; a body of several shapes (``anyOf``) has all their fields."""
+    if "$ref" in schema:
+        return schemas[schema["$ref"].rsplit("/", 1)[-1]]
+    if "anyOf" in schema:
+        shapes = [resolve(s, schemas) for s in schema["anyOf"]]
+        return {"properties": {k: v for shape in shapes for k, v in shape.get("properties", {}).items()}}
+    return schema
 
 
 @st.composite

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from support.browser import screenshot
 
-from local_server.tools.doctor.paste import paste_rows
+from local_server.tools.doctor.paste import KEY_NONE, PasteRow, rows
 
 pytest.importorskip("playwright")
 from playwright.sync_api import expect
@@ -24,6 +24,16 @@ TEXTS = ["What is BGE M3?", "BGE M3 supports dense, sparse and multi-vector retr
 QUERY = "What is the capital of France?"
 DOCUMENTS = ["The capital of France is Paris.", "Horses and cows are both animals.", "巴黎是法国的首都。",
              "Berlin is the capital of Germany."]
+
+
+def paste_rows(server) -> list[PasteRow]:
+    """Doctor's what-to-paste table for this server's URL and the models it serves (the page's one source)."""
+    models = httpx.get(server.url + "/health", headers=server.headers(), timeout=30).json()["models"]
+    return rows(server.url, {m["type"]: m["name"] for m in models})
+
+
+def sends_key(paste: PasteRow) -> bool:
+    return paste.key != KEY_NONE
 
 
 def open_console(page, server, tab: str = "status"):
@@ -195,14 +205,14 @@ def run_every_connect_test(page) -> list:
 def test_connect_rows_are_doctors_table_and_every_test_passes(server, new_page):
     page = open_console(new_page(), server, "connect")
     rows = run_every_connect_test(page)
-    table = paste_rows(server.url)
+    table = paste_rows(server)
     assert [(r.get_attribute("data-app"), r.get_attribute("data-provider"), r.get_attribute("data-model-type"))
-            for r in rows] == [(p.app, p.provider, p.model_type) for p in table]
+            for r in rows] == [(p.app, p.client, p.form) for p in table]
     for row, paste in zip(rows, table, strict=True):
-        if paste.value is None:
+        if paste.url is None:
             expect(row.locator(".test-button")).to_have_count(0)
             continue
-        expect(row.locator("td.value code")).to_have_text(paste.value)
+        expect(row.locator("td.value code")).to_have_text(paste.url)
         expect(row.locator(".test-result")).to_have_attribute("data-ok", "true")
     screenshot(page, "connect")
 
@@ -210,10 +220,10 @@ def test_connect_rows_are_doctors_table_and_every_test_passes(server, new_page):
 def test_connect_rows_of_a_model_not_served_are_skipped(embedder_only_server, new_page):
     page = open_console(new_page(), embedder_only_server, "connect")
     rows = run_every_connect_test(page)
-    for row, paste in zip(rows, paste_rows(embedder_only_server.url), strict=True):
-        if paste.value is None:
+    for row, paste in zip(rows, paste_rows(embedder_only_server), strict=True):
+        if paste.url is None:
             continue
-        want = "skip" if paste.model_type == "rerank" else "true"  # the plugin row tests its embedding half
+        want = "skip" if paste.form == "rerank" else "true"  # the plugin row tests its embedding half
         expect(row.locator(".test-result")).to_have_attribute("data-ok", want)
 
 
@@ -224,20 +234,20 @@ def test_connect_tests_fail_clearly_with_a_wrong_key(keyed_server, new_page):
     page.fill("#connect-key", "not-the-key")
     rows = run_every_connect_test(page)
     tested = 0
-    for row, paste in zip(rows, paste_rows(keyed_server.url), strict=True):
-        if paste.value is None:
+    for row, paste in zip(rows, paste_rows(keyed_server), strict=True):
+        if paste.url is None:
             continue
         tested += 1
         result = row.locator(".test-result")
         expect(result).to_have_attribute("data-ok", "false")
         expect(result).to_contain_text("HTTP 401")
-        expect(result).to_contain_text("invalid API key" if paste.sends_key else "sends no API key")
+        expect(result).to_contain_text("invalid API key" if sends_key(paste) else "sends no API key")
     assert tested > 0
     page.fill("#connect-key", keyed_server.api_key)  # the right key: rows whose client sends one pass
     run_every_connect_test(page)
-    for row, paste in zip(page.locator("tr.connect-row").all(), paste_rows(keyed_server.url), strict=True):
-        if paste.value is not None:
-            expect(row.locator(".test-result")).to_have_attribute("data-ok", str(paste.sends_key).lower())
+    for row, paste in zip(page.locator("tr.connect-row").all(), paste_rows(keyed_server), strict=True):
+        if paste.url is not None:
+            expect(row.locator(".test-result")).to_have_attribute("data-ok", str(sends_key(paste)).lower())
 
 
 # --- the key ------------------------------------------------------------------------------------------

@@ -83,6 +83,14 @@ def test_offsets_and_special_tokens_equal_transformers(hf, tok):
     assert tok.tokenize(texts, special=False, offsets=False).ids == hf(texts, add_special_tokens=False)["input_ids"]
 
 
+def test_pieces_join_back_into_the_text_and_match_the_ids(hf, tok):
+    for text in _texts(6, 20, 40):  # with "" and " ": texts without tokens have no pieces
+        ids, pieces = tok.pieces(text)
+        assert ids == hf(text, add_special_tokens=False)["input_ids"]
+        assert len(pieces) == len(ids)
+        assert "".join(pieces) == (text if ids else "")
+
+
 def test_mixed_settings_from_many_threads_give_each_call_its_own_answer(hf, tok):
     """8 threads mix every setting, while another thread keeps reconfiguring transformers' tokenizer (as
     any other caller of it would): every answer equals the same call made alone."""
