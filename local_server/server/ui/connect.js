@@ -51,7 +51,38 @@ function checkRerank(body, n, usage) {
   if (usage) checkUsage(body);
 }
 
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+function checkTeiInfo(body, type) {
+  need(isObject(body) && isObject(body.model_type), "/info has no 'model_type'");
+  need(Object.keys(body.model_type)[0] === type, `/info describes ${Object.keys(body.model_type)}, not the ${type}`);
+}
+
+function checkXinferenceModel(body, type) {
+  need(isObject(body) && body.model_type === type, `model_type is not '${type}'`);
+}
+
 const CHECKS = {
+  tei_info_embedding: (body) => checkTeiInfo(body, "embedding"),
+  tei_info_rerank: (body) => checkTeiInfo(body, "reranker"),
+  xinference_auth: (body) => need(isObject(body) && typeof body.auth === "boolean", "no 'auth' flag"),
+  xinference_model_embedding: (body) => checkXinferenceModel(body, "embedding"),
+  xinference_model_rerank: (body) => checkXinferenceModel(body, "rerank"),
+  cohere_tokenize: (body, n, sent) => {
+    need(isObject(body) && Array.isArray(body.tokens) && body.tokens.length > 0, "no 'tokens'");
+    need(Array.isArray(body.token_strings) && body.token_strings.join("") === sent.text,
+      "token_strings do not join back into the text");
+  },
+  cohere_embed: (body, n) => {
+    need(isObject(body) && body.response_type === "embeddings_floats", "not Cohere's embeddings_floats");
+    need(Array.isArray(body.embeddings) && body.embeddings.length === n && body.embeddings.every(isNumberList),
+      `expected ${n} float vectors in 'embeddings'`);
+    need(Number.isInteger(body.meta?.billed_units?.input_tokens) && body.meta.billed_units.input_tokens > 0,
+      "no meta.billed_units.input_tokens");
+  },
+  ollama_embed: (body, n) => need(isObject(body) && Array.isArray(body.embeddings) && body.embeddings.length === n
+    && body.embeddings.every(isNumberList), `expected ${n} vectors in 'embeddings'`),
+  ollama_embedding: (body) => need(isObject(body) && isNumberList(body.embedding), "no 'embedding' vector"),
   openai_embeddings: (body, n) => checkEmbeddings(body, n, false),
   openai_embeddings_base64: (body, n) => checkEmbeddings(body, n, true),
   tei_embed: (body, n) => {
@@ -71,7 +102,7 @@ export async function testRow(row, key) {
   if (row.calls.length === 0) return { ok: null, message: t("connect.not_served") };
   let slowest = 0;
   for (const c of row.calls) {
-    const reply = await call(c.method, c.url, c.body, { absolute: true, withKey: row.sends_key ? key : "" });
+    const reply = await call(c.method, c.url, c.body ?? undefined, { absolute: true, withKey: row.sends_key ? key : "" });
     slowest = Math.max(slowest, reply.ms);
     if (reply.status !== 200) {
       const why = errorMessage(reply);
@@ -79,7 +110,7 @@ export async function testRow(row, key) {
       return { ok: false, message: `${c.method} ${new URL(c.url).pathname}: ${why}${hint}` };
     }
     try {
-      CHECKS[c.expect](reply.body, c.count);
+      CHECKS[c.expect](reply.body, c.count, c.body);
     } catch (error) {
       return { ok: false, message: `${new URL(c.url).pathname}: ${error.message}` };
     }

@@ -20,6 +20,8 @@ DOCUMENTS = [
     "Horses and cows are both animals.",
 ]
 TEXTS = ["What is the capital of France?", "巴黎是法国的首都。"]
+# cl100k_base token ids of "What is the capital of France?" (what Dify's OpenAI plugin and LangChain send)
+TOKEN_IDS = [3923, 374, 279, 6864, 315, 9822, 30]
 CLIENT_TIME_LIMIT_S = 10.0  # RAGFlow validates a model within 10 s, GPUStack times out at 10 s
 
 
@@ -487,8 +489,7 @@ class Doctor:
         France?"): the server must decode them, offline."""
         if not self._model("embedding"):
             return "no embedding model served"
-        ids = [3923, 374, 279, 6864, 315, 9822, 30]
-        body = {"model": self._model("embedding"), "input": [ids], "encoding_format": "float"}
+        body = {"model": self._model("embedding"), "input": [TOKEN_IDS], "encoding_format": "float"}
         answer = _expect(self._timed(check, self.call("POST", "/v1/embeddings", body)))
         self._same_vector(self._embedding_data(answer, 1, "token ids")[0], "token ids")
         check.detail = "cl100k_base ids decoded on the server"
