@@ -27,9 +27,10 @@ from local_server.engine.core import QUANTIZED_TYPES, InferenceCore, quantize
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.server.auth import Auth, Core
 from local_server.server.errors import BadRequest
+from local_server.server.middleware import dialect
 from local_server.server.responses import FastJSONResponse
 
-router = APIRouter(tags=["Cohere"], dependencies=[Auth])
+router = APIRouter(tags=["Cohere"], dependencies=[Auth, dialect("Cohere")])
 
 EMBEDDING_TYPES = ("float", *QUANTIZED_TYPES, "base64")
 

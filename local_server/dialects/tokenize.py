@@ -33,14 +33,15 @@ class TokenizeRequest(BaseModel):
 @router.post("/tokenize", response_class=FastJSONResponse, dependencies=[Auth])
 @router.post("/v1/tokenize", response_class=FastJSONResponse, include_in_schema=False, dependencies=[Auth])
 async def tokenize(body: TokenizeRequest, core: Core, request: Request) -> FastJSONResponse:
-    tag_dialect(request, "TEI" if body.inputs is not None else "vLLM")
+    cohere = body.inputs is None and body.text is not None and body.prompt is None
+    tag_dialect(request, "TEI" if body.inputs is not None else "Cohere" if cohere else "vLLM")
     model = core.any_model()
     if body.inputs is not None:  # TEI shape, with offsets
         texts = as_text_list(body.inputs, "inputs")
         result = await core.tokenize(model, texts, special=body.add_special_tokens, offsets=True)
         return FastJSONResponse([[{"id": t.id, "text": t.text, "special": t.special, "start": t.start,
                                    "stop": t.stop} for t in row] for row in result.tokens])
-    if body.text is not None and body.prompt is None:  # Cohere
+    if cohere:
         ids, pieces = await core.token_pieces(model, body.text)
         return FastJSONResponse({"tokens": ids, "token_strings": pieces, "meta": COHERE_META})
     value = next((v for v in (body.prompt, body.input) if v is not None), None)

@@ -99,8 +99,8 @@ class Metrics:
         self.disconnects = Counter("bge_local_client_disconnects", "requests cancelled because the client left",
                                    registry=r)
         self.dialect_requests = Counter("bge_local_dialect_requests", "requests by the client dialect their body "
-                                        "spoke (OpenAI, TEI, Jina/Cohere, vLLM, seed /embed)", ["dialect"],
-                                        registry=r)
+                                        "spoke (OpenAI, TEI, Jina/Cohere, vLLM, Ollama, Xinference, seed /embed)",
+                                        ["dialect"], registry=r)
         r.register(EngineCollector(core))
 
     def render(self) -> bytes:

@@ -40,6 +40,8 @@ import time
 import uuid
 from typing import Any
 
+from fastapi import Depends, Request
+
 from local_server.config import Settings
 from local_server.server.errors import (
     ApiError,
@@ -67,6 +69,15 @@ def tag_dialect(request: Any, dialect: str) -> None:
     reads it back from the ASGI scope once the request is done.
     """
     request.state.dialect = dialect
+
+
+def dialect(name: str) -> Any:
+    """A router dependency naming the dialect of every route of a router that speaks one client's API only."""
+
+    def tag(request: Request) -> None:
+        tag_dialect(request, name)
+
+    return Depends(tag)
 
 
 class _BodyTooLarge(Exception):

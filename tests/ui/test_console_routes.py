@@ -143,14 +143,16 @@ def test_stats_hold_the_same_numbers_as_metrics(no_ui_server):
     calls = [("/v1/embeddings", {"input": ["one", "two"]}), ("/embed", {"inputs": "three"}),
              ("/embed", {"texts": ["four"], "mode": "sparse"}), ("/embed_sparse", {"inputs": "five"}),
              ("/rerank", {"query": "q", "documents": ["a", "b"]}), ("/rerank", {"query": "q", "texts": ["a"]}),
-             ("/score", {"text_1": "a", "text_2": "b"})]
+             ("/score", {"text_1": "a", "text_2": "b"}), ("/api/embed", {"input": "six"}),
+             ("/v1/embed", {"texts": ["seven"]})]
     for path, body in calls:
         assert httpx.post(url + path, json=body, timeout=60).status_code == 200, path
     done = time.time()
     stats = _wait_for_sample_after(url, done)
     metrics = _metrics(url)  # after the stats call: counters for the model routes no longer move
 
-    assert stats["requests_by_dialect"] == {"OpenAI": 1, "TEI": 3, "seed /embed": 1, "Jina/Cohere": 1, "vLLM": 1}
+    assert stats["requests_by_dialect"] == {"OpenAI": 1, "TEI": 3, "seed /embed": 1, "Jina/Cohere": 1, "vLLM": 1,
+                                           "Ollama": 1, "Cohere": 1}
     assert {dict(k)["dialect"]: v for k, v in metrics["bge_local_dialect_requests_total"].items()} == \
         stats["requests_by_dialect"]
     tokens = {dict(k)["model"]: v for k, v in metrics["bge_local_tokens_total"].items()}
