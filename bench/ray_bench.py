@@ -146,8 +146,7 @@ def main() -> int:
         report["serve"] = direct_serve(embedder, bodies, scenario.clients, warmup, tmp)
 
         import ray
-        from ray import serve
-        from ray_cluster import LocalCluster, free_port, serve_run
+        from ray_cluster import LocalCluster, disconnect, free_port, serve_run
 
         ingress_cpus = 0.5
         cluster = LocalCluster(tmp / "ray", head_cpus=max(cores, max(counts) * per_replica) + ingress_cpus,
@@ -168,9 +167,7 @@ def main() -> int:
                 settle(count)
                 report["scaling"][str(count)] = measure(url, bodies, scenario.clients, warmup)
         finally:
-            if ray.is_initialized():
-                serve.shutdown()
-                ray.shutdown()
+            disconnect()
             cluster.shutdown()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -14,9 +14,10 @@ Settings are the application's ``args``: the names of ``bge-local serve``'s sett
 command-line option does. The batching settings (``TUNABLE``) reach the replicas as ``user_config``, so
 changing them updates running replicas in place, without a restart.
 
-Readiness: a model replica is ready when its constructor returns, i.e. when its model is loaded; the
-ingress's ``/health`` turns 200 once each model deployment has answered ``describe`` (so a replica is up), and
-the application is RUNNING in ``serve status`` only when every replica is. Drain: Serve stops routing to a
+Readiness: a model replica is ready when its constructor returns, i.e. when its model is loaded; an ingress
+replica when its app's start-up has heard ``describe`` from each model deployment (so a replica is up) — Serve
+routes to a replica once it is ready, so a new ingress never answers "still loading" — and the application is
+RUNNING in ``serve status`` only when every replica is. Drain: Serve stops routing to a
 replica it scales down or replaces, waits for its ongoing requests (``graceful_shutdown_timeout_s``), then
 calls ``__del__``, where the batcher finishes what it holds.
 """
@@ -187,7 +188,9 @@ class Ingress:
     def __serve_build_asgi_app__(self):
         from local_server.server.app import create_app
 
-        self.http_app = create_app(self.settings, self.core)
+        # Serve routes to a new ingress replica once its start-up ends: end it only when the models answer, so
+        # a replaced ingress (a config roll-out) never answers 'still loading'
+        self.http_app = create_app(self.settings, self.core, ready_before_serving=True)
         return self.http_app
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:

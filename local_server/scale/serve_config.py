@@ -19,8 +19,10 @@ EMBEDDER_DEPLOYMENT = "embedder"
 RERANKER_DEPLOYMENT = "reranker"
 DEPLOYMENTS = (INGRESS_DEPLOYMENT, EMBEDDER_DEPLOYMENT, RERANKER_DEPLOYMENT)
 
-# Batching settings that running replicas take without a restart (they travel as the deployments'
-# user_config); every other setting changes the replicas' init args, and Serve replaces them one by one.
+# Batching settings that running replicas take without a restart: they travel as the deployments'
+# user_config, which Serve hands to running replicas (``reconfigure``). Every other setting is an
+# application arg: Serve hashes the args into the application's code version, so changing one replaces
+# every replica, one by one. ``ray-config`` writes the batching settings into each deployment's user_config.
 TUNABLE = ("max_batch_tokens", "max_batch_size", "batch_wait_ms", "max_padding", "max_queue_inputs")
 
 SETTING_NAMES = tuple(Settings.model_fields)
@@ -117,6 +119,7 @@ def generate(settings: Settings, opts: argparse.Namespace) -> dict[str, Any]:
         value = getattr(settings, name)
         if value != getattr(defaults, name):
             args[name] = value
+    args, tunable = split_tunable(args)
     deployments = [_deployment(INGRESS_DEPLOYMENT, opts.ingress_replicas, INGRESS_DEFAULTS,
                                {"num_cpus": opts.ingress_cpus}, opts, settings.drain_timeout_s)]
     for name, model, replicas, gpus in (
@@ -128,6 +131,9 @@ def generate(settings: Settings, opts: argparse.Namespace) -> dict[str, Any]:
         gpus = opts.gpus_per_replica if gpus is None else gpus
         actor = {"num_cpus": opts.cpus_per_replica, "num_gpus": gpus}
         deployments.append(_deployment(name, replicas, MODEL_DEFAULTS[name], actor, opts, settings.drain_timeout_s))
+    if tunable:  # every deployment reads them: the ingress splits requests into chunks by them too
+        for spec in deployments:
+            spec["user_config"] = dict(tunable)
     return {
         "proxy_location": opts.proxy_location,
         "http_options": {"host": settings.host, "port": int(settings.port)},

@@ -31,7 +31,10 @@ from local_server.server.responses import FastJSONResponse
 log = logging.getLogger("bge_local.app")
 
 
-def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI:
+def create_app(settings: Settings, core: InferenceCore | None = None, *, ready_before_serving: bool = False) -> FastAPI:
+    """The server's ASGI app around ``core``. Models load in the background unless ``ready_before_serving``: then
+    start-up (the ASGI lifespan) ends only once they are loaded, for hosts that route to a replica as soon as its
+    start-up ends (Ray Serve) rather than by its ``/health``."""
     core = core or InferenceCore(settings)
     metrics = Metrics(core)
     recorder = stats.StatsRecorder(metrics.registry, stats.task_of_routes(
@@ -50,7 +53,11 @@ def create_app(settings: Settings, core: InferenceCore | None = None) -> FastAPI
                 logging.shutdown()
                 os._exit(1)
 
-        task = asyncio.create_task(load()) if not core.ready else None
+        task = None
+        if ready_before_serving and not core.ready:
+            await load()
+        elif not core.ready:
+            task = asyncio.create_task(load())
         recorder.start()
         yield
         await recorder.stop()

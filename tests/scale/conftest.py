@@ -41,8 +41,7 @@ def cluster() -> Iterator[Any]:
     """A head node and a second node (resources ``bge_node_head`` / ``bge_node_b``), this process connected as
     a driver; everything stopped and removed afterwards."""
     ray = pytest.importorskip("ray")
-    from ray import serve
-    from ray_cluster import LocalCluster
+    from ray_cluster import LocalCluster, disconnect
 
     ray_tmp = Path(tempfile.mkdtemp(prefix="bgeray-", dir="/tmp"))  # short: Unix socket paths are limited
     os.environ["RAY_TMPDIR"] = str(ray_tmp)
@@ -53,9 +52,7 @@ def cluster() -> Iterator[Any]:
         yield local
     finally:
         try:
-            if ray.is_initialized():
-                serve.shutdown()
-                ray.shutdown()
+            disconnect()
         finally:
             local.shutdown()
             shutil.rmtree(ray_tmp, ignore_errors=True)

@@ -152,3 +152,21 @@ def serve_run(config: dict[str, Any], tmp: Path, address: str) -> None:
     run = subprocess.run([SERVE, "run", str(path), "--non-blocking", "--address", address],
                          capture_output=True, text=True, cwd=REPO, env=os.environ, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+
+def disconnect(timeout: float = 120.0) -> None:
+    """Shut Serve down and disconnect this driver, bounded: ``serve.shutdown()`` waits for the Serve controller
+    without limit, and a controller that died with its node (or never started) would hang the teardown. After
+    ``timeout`` seconds the cluster's processes are stopped by handle anyway (``LocalCluster.shutdown``)."""
+    import ray
+    from ray import serve
+
+    def stop() -> None:
+        serve.shutdown()
+        ray.shutdown()
+
+    if ray.is_initialized():
+        worker = threading.Thread(target=stop, daemon=True)
+        worker.start()
+        worker.join(timeout)
+

@@ -56,9 +56,11 @@ def test_written_config_carries_the_settings_and_deployments():
     assert config["http_options"] == {"host": "0.0.0.0", "port": 9000}
     app = config["applications"][0]
     assert app["import_path"] == IMPORT_PATH
-    assert app["args"] == {"embedding_model": "/models/bge-m3", "reranker_model": None, "max_batch_tokens": 8192,
-                           "drain_timeout_s": 45}
+    assert app["args"] == {"embedding_model": "/models/bge-m3", "reranker_model": None, "drain_timeout_s": 45}
     deployments = {d["name"]: d for d in app["deployments"]}
+    # a batching setting is each deployment's user_config: editing it there updates running replicas in place
+    assert {name: d["user_config"] for name, d in deployments.items()} == {
+        "ingress": {"max_batch_tokens": 8192}, "embedder": {"max_batch_tokens": 8192}}
     assert set(deployments) == {"ingress", "embedder"}  # no reranker deployment when the reranker is off
     embedder = deployments["embedder"]
     assert embedder["ray_actor_options"]["num_gpus"] == 0.5
