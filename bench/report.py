@@ -57,6 +57,15 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def baselines(report: dict[str, Any]) -> list[str]:
+    """The targets this server is compared with: the fixed ones, then earlier commits of it (``--baseline``)."""
+    return [*BASELINES, *report.get("baselines", [])]
+
+
+def target_names(report: dict[str, Any]) -> list[str]:
+    return [*TARGET_ORDER, *report.get("baselines", [])]
+
+
 def ratios(report: dict[str, Any]) -> dict[str, Any]:
     """This server ÷ each baseline per scenario: throughput (median of paired reps), p50, goal met or not."""
     out: dict[str, Any] = {}
@@ -65,7 +74,7 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
         if "reps" not in ours:
             continue
         out[key] = {}
-        for base in BASELINES:
+        for base in baselines(report):
             theirs = info["results"].get(base, {})
             if "reps" not in theirs:
                 continue
@@ -143,12 +152,14 @@ def tables(report: dict[str, Any]) -> str:
               "| CPU s/1k tok |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for key, info in report["scenarios"].items():
-        lines += [row for name in TARGET_ORDER if (row := _result_row(report, key, info, name)) is not None]
+        lines += [row for name in target_names(report) if (row := _result_row(report, key, info, name)) is not None]
+    extra = report.get("baselines", [])
     lines += ["", "Throughput ratios, this server ÷ baseline (median of paired reps, min–max; p50 ratio below 1 = "
               "lower latency); goal and whether it is met:", "",
-              "| scenario | vs seeds' way (HTTP) | vs in-process loop | vs Infinity |", "|---|---|---|---|"]
+              "| scenario | vs seeds' way (HTTP) | vs in-process loop | vs Infinity |" +
+              "".join(f" vs {name} |" for name in extra), "|---|---|---|---|" + "---|" * len(extra)]
     for key, per in report["ratios"].items():
-        cells = [_ratio_cell(key, base, per.get(base)) for base in BASELINES]
+        cells = [_ratio_cell(key, base, per.get(base)) for base in baselines(report)]
         lines.append(f"| ({key}) {report['scenarios'][key]['title']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

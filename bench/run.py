@@ -40,7 +40,7 @@ from flops import encoder_shape, flops_per_input, peak_flops
 from machine import machine_info
 from measure import GpuMemorySampler, cpu_seconds, peak_rss_mb, reset_peak
 from report import ratios, rep_figures, summarise, tables, write_report
-from targets import BENCH, REPO, TARGET_ORDER, BgeLocal, HttpTarget, Infinity, InProcess, SeedHttp, Target
+from targets import BENCH, REPO, TARGET_ORDER, BgeLocal, BgeLocalAt, HttpTarget, Infinity, InProcess, SeedHttp, Target
 from workload import SCENARIOS, Scenario, TokenCounter, build_requests, warmup_requests
 
 DEFAULT_INFINITY_VENV = BENCH / ".venv-infinity"
@@ -61,6 +61,15 @@ def infinity_available(venv: Path) -> bool:
     return (venv / "bin" / "infinity_emb").exists()
 
 
+def export_tree(rev: str, parent: Path) -> Path:
+    """The files of commit ``rev`` (``git archive``) in a fresh folder under ``parent``: no worktree to clean."""
+    tree = parent / f"tree-{rev.replace('/', '_')}"
+    tree.mkdir()
+    archive = subprocess.run(["git", "archive", "--format=tar", rev], cwd=REPO, check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
+
+
 def make_targets(args: argparse.Namespace, embedder: str, reranker: str, log_dir: Path) -> tuple[list[Target],
                                                                                                   dict[str, str]]:
     wanted = [t.strip() for t in args.targets.split(",") if t.strip()]
@@ -73,6 +82,8 @@ def make_targets(args: argparse.Namespace, embedder: str, reranker: str, log_dir
         if name == "bge-local":
             env = dict(item.split("=", 1) for item in args.server_env)
             targets.append(BgeLocal(*common, extra_args=args.server_arg, extra_env=env))
+            targets += [BgeLocalAt(*common, extra_args=args.server_arg, extra_env=env, rev=rev,
+                                   tree=export_tree(rev, log_dir)) for rev in args.baseline]
         elif name == "seed-http":
             targets.append(SeedHttp(*common))
         elif name == "in-process":
@@ -109,7 +120,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "bge-local issue 4", "date": dt.datetime.now().isoformat(timespec="seconds"),
         "quick": args.quick, "reps": args.reps, "scale": args.scale, "machine": machine,
         "models": {"dir": str(models), "size": args.size, "shape": shape}, "server_args": args.server_arg,
-        "server_env": args.server_env,
+        "server_env": args.server_env, "baselines": [f"bge-local@{rev}" for rev in args.baseline],
         "targets": {}, "skipped_targets": skipped, "scenarios": {},
     }
     started = time.perf_counter()
@@ -221,6 +232,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="multiply requests per rep (default 1 on CPU, 8 on a GPU)")
     p.add_argument("--server-arg", action="append", default=[],
                    help="extra option for bge-local serve, e.g. --server-arg=--batch-wait-ms=5 (repeatable)")
+    p.add_argument("--baseline", action="append", default=[], metavar="REV",
+                   help="also run this server as it was at commit REV (same packages and options), side by side "
+                        "with this checkout; ratios this ÷ REV (repeatable)")
     p.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                    help="environment variable for bge-local only, e.g. OMP_NUM_THREADS=1 (repeatable)")
     p.add_argument("--infinity-venv", type=Path, default=Path(os.environ.get("INFINITY_VENV",

@@ -49,10 +49,12 @@ class Target:
     def env(self) -> dict[str, str]:
         return {**os.environ, **OFFLINE_ENV}
 
+    cwd = REPO  # where the target's command runs
+
     def start(self) -> None:
         self._log = open(self.log_dir / f"{self.name}.log", "wb")  # noqa: SIM115 - closed in stop()
         started = time.perf_counter()
-        self.proc = subprocess.Popen(self.command(), cwd=REPO, env=self.env(), stdout=self._log,
+        self.proc = subprocess.Popen(self.command(), cwd=self.cwd, env=self.env(), stdout=self._log,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.wait_ready()
         self.startup_s = time.perf_counter() - started
@@ -190,6 +192,20 @@ class BgeLocal(HttpTarget):
         if tokens != request.tokens:
             return f"server counted {tokens} tokens, the benchmark {request.tokens}"
         return None
+
+
+class BgeLocalAt(BgeLocal):
+    """This server as it was at an earlier commit (``run.py --baseline REV``), from a copy of that commit's tree.
+
+    It runs with the same interpreter and packages as ``bge-local``: ``python -m`` puts the copy first on
+    ``sys.path``, so its ``local_server`` is imported instead of this checkout's. Only the code differs."""
+
+    def __init__(self, *args: Any, rev: str, tree: Path, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.name, self.label, self.cwd = f"bge-local@{rev}", f"this server at {rev}", tree
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "PYTHONPATH": str(self.cwd)}
 
 
 class SeedHttp(HttpTarget):
