@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import shutil
@@ -149,7 +150,8 @@ def main() -> int:
         from ray_cluster import LocalCluster, disconnect, free_port, serve_run
 
         ingress_cpus = 0.5
-        cluster = LocalCluster(tmp / "ray", head_cpus=max(cores, max(counts) * per_replica) + ingress_cpus,
+        # Ray counts whole CPUs per node; the ingress's share comes on top of the replicas' (it shares the cores)
+        cluster = LocalCluster(tmp / "ray", head_cpus=math.ceil(max(cores, max(counts) * per_replica) + ingress_cpus),
                                dashboard=False)
         try:
             ray.init(address=cluster.address, namespace="serve", log_to_driver=False, logging_level="WARNING")
