@@ -18,8 +18,8 @@ import httpx
 import numpy as np
 import pytest
 import yaml
-from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from support.checkout import lock_pins
 from support.oci import Container, image_exists, podman, podman_missing
 from support.server import REPO, free_port
 
@@ -161,21 +161,6 @@ def test_models_come_from_the_models_volume(running: Running):
     info = httpx.get(running.url + "/info", timeout=30).json()
     assert {m["name"]: m["path"] for m in info["models"]} == {
         "bge-m3": "/models/bge-m3", "bge-reranker-v2-m3": "/models/bge-reranker-v2-m3"}
-
-
-def lock_pins(lock: Path, python_version: str) -> dict[str, str]:
-    """name -> version of every pin of a lock that applies to Linux x86_64 with this Python."""
-    environment = {"python_full_version": python_version, "python_version": python_version.rsplit(".", 1)[0],
-                   "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64"}
-    pins = {}
-    for line in lock.read_text().splitlines():
-        if not line or line[0] in " #-":
-            continue
-        requirement = Requirement(line.split(" #")[0].rstrip(" \\"))
-        if requirement.marker is None or requirement.marker.evaluate(environment):
-            (spec,) = requirement.specifier
-            pins[canonicalize_name(requirement.name)] = spec.version
-    return pins
 
 
 def test_installs_exactly_the_lock_and_the_project(running: Running):

@@ -9,7 +9,6 @@ this test.)
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
@@ -17,26 +16,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from packaging.utils import canonicalize_name
+from support.checkout import copy_tracked, lock_pins
 from support.server import REPO, ServerProcess
 
 WHEELHOUSE = REPO / ".cache" / "wheelhouse" / "server-cpu"
-
-
-def _tracked() -> list[str]:
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO, check=True,
-                         capture_output=True, text=True).stdout
-    return sorted(p for p in out.splitlines() if (REPO / p).is_file())
-
-
-def _pin(line: str) -> str:
-    """``name==version`` with the name normalised (PEP 503), markers and comments dropped."""
-    name, _, version = line.split(";")[0].split("#")[0].strip().partition("==")
-    return f"{re.sub(r'[-_.]+', '-', name).lower()}=={version}"
-
-
-def _version(python: Path, dist: str) -> str:
-    probe = f"import importlib.metadata as m; print(m.version({dist!r}))"
-    return subprocess.run([str(python), "-c", probe], check=True, capture_output=True, text=True).stdout.strip()
 
 
 class _ServeScript(ServerProcess):
@@ -59,10 +43,7 @@ def test_serve_script_sets_up_from_the_lock_and_serves(tiny_models: Path, tmp_pa
         pytest.skip("on a GPU machine serve.sh installs locks/server-cuda.txt, which the CPU wheelhouse does not hold")
     if not WHEELHOUSE.is_dir():
         pytest.fail(f"no wheelhouse at {WHEELHOUSE}: scripts/test.sh makes it")
-    copy = tmp_path / "bge-local"
-    for rel in _tracked():
-        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, copy / rel)
+    copy = copy_tracked(tmp_path / "bge-local")
     assert not (copy / ".venv").exists()
 
     with _ServeScript(copy, tiny_models, tmp_path) as server:
@@ -77,10 +58,10 @@ def test_serve_script_sets_up_from_the_lock_and_serves(tiny_models: Path, tmp_pa
     python = copy / ".venv" / "bin" / "python"
     frozen = subprocess.run([str(python), "-m", "pip", "freeze", "--all", "--exclude-editable"], check=True,
                             capture_output=True, text=True).stdout.splitlines()
-    installed = {_pin(line) for line in frozen} - {_pin(f"pip=={_version(python, 'pip')}")}
-    pins = {_pin(line) for line in (REPO / "locks" / "server-cpu.txt").read_text().splitlines()
-            if line and not line.startswith((" ", "#"))}
-    assert installed == pins
+    installed = dict(line.split("==") for line in frozen)
+    installed = {canonicalize_name(name): version for name, version in installed.items()}
+    installed.pop("pip")  # the venv's own installer, which the lock does not pin
+    assert installed == lock_pins(REPO / "locks" / "server-cpu.txt")
     where = subprocess.run([str(python), "-c", "import local_server; print(local_server.__file__)"],
                            cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
     assert Path(where).is_relative_to(copy)

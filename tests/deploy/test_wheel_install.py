@@ -18,6 +18,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from packaging.utils import canonicalize_name
+from support.checkout import copy_tracked, lock_pins, tracked
 from support.server import REPO, ServerProcess
 
 import local_server
@@ -28,22 +30,6 @@ WHEELHOUSE = REPO / ".cache" / "wheelhouse" / "server-cpu"
 # scripts that install from them.
 SDIST_EXTRAS = ("manifest.yaml", "main.py", "requirements.txt", "provider/", "models/", "_assets/", "locks/",
                 "scripts/")
-
-
-def _tracked(prefix: str = "") -> list[str]:
-    """Files git tracks (plus new files not yet committed, unless ignored)."""
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "--", prefix or "."],
-                         cwd=REPO, check=True, capture_output=True, text=True).stdout
-    return sorted(p for p in out.splitlines() if (REPO / p).is_file())
-
-
-def _lock_pins(lock: Path) -> dict[str, str]:
-    pins = {}
-    for line in lock.read_text().splitlines():
-        if line and not line.startswith((" ", "#")) and "==" in line:
-            name, version = line.split(";")[0].split("#")[0].strip().split("==")
-            pins[name.lower().replace("_", "-")] = version
-    return pins
 
 
 def _build(src: Path, out: Path) -> tuple[Path, Path]:
@@ -63,10 +49,7 @@ def _build(src: Path, out: Path) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     work = tmp_path_factory.mktemp("build")
-    src = work / "src"
-    for rel in _tracked():
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, src / rel)
+    src = copy_tracked(work / "src")
     dist = work / "dist"
     dist.mkdir()
     return _build(src, dist)
@@ -98,7 +81,7 @@ def clean_venv(built: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactor
 def test_wheel_holds_every_package_file(built: tuple[Path, Path]) -> None:
     _, wheel = built
     names = set(zipfile.ZipFile(wheel).namelist())
-    missing = [rel for rel in _tracked("local_server") if rel not in names]
+    missing = [rel for rel in tracked("local_server") if rel not in names]
     assert not missing, f"the wheel lacks {missing}"
     assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
     metadata = zipfile.ZipFile(wheel).read(f"bge_local-{local_server.__version__}.dist-info/METADATA").decode()
@@ -110,7 +93,7 @@ def test_sdist_holds_the_package_the_plugin_and_the_locks(built: tuple[Path, Pat
     with tarfile.open(sdist) as tar:
         root = tar.getnames()[0].split("/")[0]
         names = {n.removeprefix(root + "/") for n in tar.getnames()}
-    wanted = _tracked("local_server") + [rel for rel in _tracked() if rel.startswith(SDIST_EXTRAS)]
+    wanted = tracked("local_server") + [rel for rel in tracked() if rel.startswith(SDIST_EXTRAS)]
     missing = [rel for rel in wanted if rel not in names]
     assert not missing, f"the sdist lacks {missing}"
 
@@ -121,9 +104,9 @@ def test_clean_venv_holds_exactly_the_lock_and_the_wheel(clean_venv: Path, tmp_p
     installed = {}
     for line in frozen:
         name, _, version = line.replace(" @ ", "==").partition("==")
-        installed[name.lower().replace("_", "-")] = version
+        installed[canonicalize_name(name)] = version
     assert installed.pop("bge-local").endswith(f"bge_local-{local_server.__version__}-py3-none-any.whl")
-    assert installed == _lock_pins(LOCK)
+    assert installed == lock_pins(LOCK)
     # Not the repository's copy: run from elsewhere, the package comes from the venv's site-packages.
     probe = ("import importlib.util, local_server; print(local_server.__file__); "
              "print(importlib.util.find_spec('FlagEmbedding') is None)")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from support.checkout import lock_pins
 
 REPO = Path(__file__).resolve().parents[2]
 LOCKS = REPO / "locks"
@@ -25,15 +26,7 @@ ENVIRONMENT = {"python_version": "3.11", "python_full_version": "3.11.7", "sys_p
 
 def pins(name: str) -> dict[str, str]:
     """Package -> pinned version, from a lock written by `uv pip compile` (with or without hashes)."""
-    out = {}
-    for line in (LOCKS / name).read_text().splitlines():
-        if not line or line[0] in " #-":
-            continue
-        req = Requirement(line.split(" #")[0].rstrip(" \\"))
-        (spec,) = req.specifier
-        assert spec.operator == "==", line
-        out[canonicalize_name(req.name)] = spec.version
-    return out
+    return lock_pins(LOCKS / name)
 
 
 def requirements(extra: str) -> list[Requirement]:
