@@ -108,6 +108,17 @@ def dify_xinference_describe(server_url: str, key: str, uid: str) -> dict[str, A
     return _ok(requests.get(url, headers=_bearer_if(key), timeout=10), f"GET {url}")
 
 
+def _xinference_check_handle(client: Any, base: str, key: str, model: str, handle_type: type, refusal: str) -> None:
+    """The plugins' validation: xinference-client's ``get_model`` (it probes /v1/cluster/auth, then reads
+    /v1/models/<uid>) must give a handle of the form's model type."""
+    try:
+        handle = client(base_url=base, api_key=key or None).get_model(model_uid=model)
+    except RuntimeError as exc:
+        raise ClientFailed(str(exc)) from exc
+    if not isinstance(handle, handle_type):
+        raise ClientFailed(refusal)
+
+
 def dify_xinference_embedding(url: str, key: str, model: str, texts: list[str]) -> Vectors:
     from xinference_client.client.restful.restful_client import Client, RESTfulEmbeddingModelHandle
 
@@ -115,12 +126,8 @@ def dify_xinference_embedding(url: str, key: str, model: str, texts: list[str]) 
     if described.get("model_type") != "embedding":
         raise ClientFailed(f"model_type {described.get('model_type')!r}: xinference model handle type is not supported")
     base = url.removesuffix("/")
-    try:
-        handle = Client(base_url=base, api_key=key or None).get_model(model_uid=model)  # probes /v1/cluster/auth
-    except RuntimeError as exc:
-        raise ClientFailed(str(exc)) from exc
-    if not isinstance(handle, RESTfulEmbeddingModelHandle):
-        raise ClientFailed("the model you want to invoke is not a text embedding model")
+    _xinference_check_handle(Client, base, key, model, RESTfulEmbeddingModelHandle,
+                             "the model you want to invoke is not a text embedding model")
     # Invocations build their own handle with the key from the form (not the one the Client decided on).
     invoke = RESTfulEmbeddingModelHandle(model, base, _bearer_if(key))
     try:
@@ -136,12 +143,8 @@ def dify_xinference_rerank(url: str, key: str, model: str, query: str, docs: lis
     from xinference_client.client.restful.restful_client import Client, RESTfulRerankModelHandle
 
     base = url.removesuffix("/")
-    try:
-        handle = Client(base_url=base, api_key=key or None).get_model(model_uid=model)
-    except RuntimeError as exc:
-        raise ClientFailed(str(exc)) from exc
-    if not isinstance(handle, RESTfulRerankModelHandle):
-        raise ClientFailed("the model you want to invoke is not a rerank model")
+    _xinference_check_handle(Client, base, key, model, RESTfulRerankModelHandle,
+                             "the model you want to invoke is not a rerank model")
     invoke = RESTfulRerankModelHandle(model, base, _bearer_if(key))
     try:
         body = invoke.rerank(documents=docs, query=query, top_n=None, return_documents=True)
