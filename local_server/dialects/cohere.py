@@ -25,10 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from local_server.dialects.shapes import new_id
 from local_server.engine.core import QUANTIZED_TYPES, InferenceCore, quantize
 from local_server.engine.types import EMBEDDING, EmbedNeeds
-from local_server.server.auth import Auth, Core
-from local_server.server.errors import BadRequest
-from local_server.server.middleware import dialect
-from local_server.server.responses import FastJSONResponse
+from local_server.http.auth import Auth, Core
+from local_server.http.errors import BadRequest
+from local_server.http.middleware import dialect
+from local_server.http.responses import FastJSONResponse
 
 router = APIRouter(tags=["Cohere"], dependencies=[Auth, dialect("Cohere")])
 

@@ -23,10 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import as_text_list, model_named
 from local_server.engine.types import EMBEDDING, EmbedNeeds, ServedModel
-from local_server.server.auth import Auth, Core
-from local_server.server.errors import BadRequest
-from local_server.server.middleware import dialect
-from local_server.server.responses import FastJSONResponse
+from local_server.http.auth import Auth, Core
+from local_server.http.errors import BadRequest
+from local_server.http.middleware import dialect
+from local_server.http.responses import FastJSONResponse
 
 router = APIRouter(tags=["Ollama"], dependencies=[Auth, dialect("Ollama")])
 

@@ -16,10 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import as_text_list, document_text, new_id, now
 from local_server.engine.types import RERANKER
-from local_server.server.auth import Auth, Core
-from local_server.server.errors import BadRequest
-from local_server.server.middleware import tag_dialect
-from local_server.server.responses import FastJSONResponse
+from local_server.http.auth import Auth, Core
+from local_server.http.errors import BadRequest
+from local_server.http.middleware import tag_dialect
+from local_server.http.responses import FastJSONResponse
 
 router = APIRouter(tags=["Rerank"], dependencies=[Auth])
 

@@ -11,11 +11,11 @@ from local_server.dialects.shapes import now
 from local_server.dialects.xinference import MODEL_TYPES
 from local_server.engine.core import InferenceCore
 from local_server.engine.types import EMBEDDING, ServedModel
-from local_server.server.auth import Auth, Core
-from local_server.server.errors import ModelNotReady
+from local_server.http.auth import Auth, Core
+from local_server.http.errors import ModelNotReady
+from local_server.http.middleware import tag_dialect
+from local_server.http.responses import FastJSONResponse
 from local_server.server.metrics import gpu_memory
-from local_server.server.middleware import tag_dialect
-from local_server.server.responses import FastJSONResponse
 
 router = APIRouter(tags=["Server"])
 

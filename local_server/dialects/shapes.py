@@ -10,7 +10,7 @@ from local_server.engine import names
 from local_server.engine.core import InferenceCore
 from local_server.engine.errors import ModelNotServed, NotReady
 from local_server.engine.types import ServedModel
-from local_server.server.errors import BadRequest
+from local_server.http.errors import BadRequest
 
 
 def as_text_list(value: Any, field: str) -> list[str]:

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import as_text_list
-from local_server.server.auth import Auth, Core
-from local_server.server.errors import BadRequest
-from local_server.server.middleware import tag_dialect
-from local_server.server.responses import FastJSONResponse
+from local_server.http.auth import Auth, Core
+from local_server.http.errors import BadRequest
+from local_server.http.middleware import tag_dialect
+from local_server.http.responses import FastJSONResponse
 
 router = APIRouter(tags=["Server"])
 

@@ -16,9 +16,9 @@ from fastapi import APIRouter, Request
 
 from local_server.dialects.shapes import model_named, now
 from local_server.engine.types import EMBEDDING, ServedModel
-from local_server.server.auth import Auth, Core
-from local_server.server.middleware import dialect
-from local_server.server.responses import FastJSONResponse
+from local_server.http.auth import Auth, Core
+from local_server.http.middleware import dialect
+from local_server.http.responses import FastJSONResponse
 
 router = APIRouter(tags=["Xinference"], dependencies=[dialect("Xinference")])
 

@@ -1,4 +1,4 @@
-"""The engine's errors. They know nothing of HTTP: ``local_server.server.errors`` maps each to a status code
+"""The engine's errors. They know nothing of HTTP: ``local_server.http.errors`` maps each to a status code
 in one table, and every client dialect renders them the same way."""
 
 from __future__ import annotations

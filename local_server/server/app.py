@@ -19,14 +19,15 @@ from fastapi.responses import Response
 
 from local_server import __version__
 from local_server.config import Settings
+from local_server.console import routes as ui
 from local_server.dialects import cohere, ollama, openai, rerank, server_info, tei, tokenize, xinference
 from local_server.engine.core import InferenceCore
 from local_server.engine.errors import ModelLoadError
-from local_server.server import stats, ui
-from local_server.server.errors import install_handlers
+from local_server.http.errors import install_handlers
+from local_server.http.middleware import CancelOnDisconnect, RequestFrame
+from local_server.http.responses import FastJSONResponse
+from local_server.server import stats
 from local_server.server.metrics import Metrics
-from local_server.server.middleware import CancelOnDisconnect, RequestFrame
-from local_server.server.responses import FastJSONResponse
 
 log = logging.getLogger("bge_local.app")
 

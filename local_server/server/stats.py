@@ -29,8 +29,8 @@ from fastapi import APIRouter, Request
 from prometheus_client import CollectorRegistry
 
 from local_server.dialects.server_info import health_body
-from local_server.server.auth import Auth
-from local_server.server.responses import FastJSONResponse
+from local_server.http.auth import Auth
+from local_server.http.responses import FastJSONResponse
 
 SAMPLE_INTERVAL_S = 2.0
 KEEP_SAMPLES = 300  # ten minutes

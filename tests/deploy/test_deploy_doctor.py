@@ -9,8 +9,8 @@ import sys
 import pytest
 from support.server import REPO, ServerProcess
 
+from local_server.clients import forms as paste_table
 from local_server.tools import doctor
-from local_server.tools.doctor import paste as paste_table
 
 CHECKS = [
     "health",

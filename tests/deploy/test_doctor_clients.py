@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from support import clients
 
+from local_server.clients import forms as paste
 from local_server.tools.doctor import main as doctor_main
-from local_server.tools.doctor import paste
 
 TEXTS = ["The capital of France is Paris.", "巴黎是法国的首都。"]
 QUERY = "What is the capital of France?"

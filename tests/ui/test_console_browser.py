@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from support.browser import screenshot
 
-from local_server.tools.doctor.paste import KEY_NONE, PasteRow, rows
+from local_server.clients.forms import KEY_NONE, PasteRow, rows
 
 pytest.importorskip("playwright")
 from playwright.sync_api import expect

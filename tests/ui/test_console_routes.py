@@ -12,8 +12,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.server import ServerProcess
 
+from local_server.console.routes import UI_DIR, load_files, prefers_html
 from local_server.server.stats import histogram_quantile
-from local_server.server.ui import UI_DIR, load_files, prefers_html
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
 

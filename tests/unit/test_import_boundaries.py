@@ -65,5 +65,5 @@ def test_serve_imports_no_tool():
 def test_the_check_sees_a_forbidden_import(tmp_path):
     """The AST scan is not vacuous: it finds an import written the way a slip would be."""
     bad = tmp_path / "bad.py"
-    bad.write_text("from local_server.server.errors import BadRequest\nimport fastapi\n")
-    assert imported_modules(bad) == {"local_server.server.errors", "fastapi"}
+    bad.write_text("from local_server.http.errors import BadRequest\nimport fastapi\n")
+    assert imported_modules(bad) == {"local_server.http.errors", "fastapi"}

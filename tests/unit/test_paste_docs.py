@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from support.server import REPO
 
-from local_server.tools.doctor import paste
+from local_server.clients import forms as paste
 
 
 def test_readme_and_ragflow_doc_are_up_to_date_with_the_generator():

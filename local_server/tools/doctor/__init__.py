@@ -20,7 +20,7 @@ from local_server.tools.doctor.report import render_text, report_json
 
 def run(args: argparse.Namespace) -> int:
     if args.write_docs:
-        from local_server.tools.doctor.paste import write_docs
+        from local_server.clients.forms import write_docs
 
         for path in write_docs():
             print(f"updated {path}")
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: give the server's URL, e.g. bge-local doctor http://192.168.1.20:8000", file=sys.stderr)
         return 2
     if args.paste_table:
-        from local_server.tools.doctor.paste import markdown
+        from local_server.clients.forms import markdown
 
         for app in ("Dify", "RAGFlow"):
             print(f"### {app}\n\n{markdown(app, args.url)}")

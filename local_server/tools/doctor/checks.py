@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from local_server.tools.doctor.paste import normalise_url
+from local_server.clients.forms import normalise_url
 
 OK, FAIL, SKIP = "✔", "✘", "–"
 QUERY = "What is the capital of France?"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from local_server.clients.forms import KEY_NONE, NO_KEY_NOTE, PasteRow, is_loopback, key_to_type, rows
 from local_server.tools.doctor.checks import FAIL, OK, SKIP, Report
-from local_server.tools.doctor.paste import KEY_NONE, NO_KEY_NOTE, PasteRow, is_loopback, key_to_type, rows
 
 # --- output ---------------------------------------------------------------------------------------
 

@@ -216,7 +216,7 @@ def generated_blocks(filename: str) -> dict[str, str]:
 
 def write_docs() -> list[Path]:
     """Regenerate the tables in the repository's README.md and docs/ragflow.md; returns the files changed."""
-    root = Path(__file__).resolve().parents[3]
+    root = Path(__file__).resolve().parents[2]
     return write([root / "README.md", root / "docs" / "ragflow.md"])
 
 

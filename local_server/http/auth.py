@@ -8,8 +8,8 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 
 from local_server.engine.core import InferenceCore
-from local_server.server.errors import Unauthorized
-from local_server.server.model_urls import SCOPE_KEY, ScopedCore
+from local_server.http.errors import Unauthorized
+from local_server.http.model_urls import SCOPE_KEY, ScopedCore
 
 
 def get_core(request: Request) -> InferenceCore:

@@ -1,6 +1,6 @@
 """The web console at ``/ui``: static HTML, JS modules and CSS shipped as package data, no build step, no CDN.
 
-Every file under ``server/ui/`` is read once at start-up and served from memory with its content type,
+Every file under ``console/static/`` is read once at start-up and served from memory with its content type,
 an ETag (answers 304 to ``If-None-Match``) and ``Cache-Control: no-cache`` — the browser revalidates on
 each load, so an upgraded server never runs with a stale script, and an unchanged file costs a 304.
 Every ``/ui`` answer carries a strict Content-Security-Policy (scripts, styles and requests from this
@@ -22,12 +22,12 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from local_server.server.auth import Auth, Core
-from local_server.server.connect import connect_rows
-from local_server.server.errors import NotFound
-from local_server.server.responses import FastJSONResponse
+from local_server.console.connect import connect_rows
+from local_server.http.auth import Auth, Core
+from local_server.http.errors import NotFound
+from local_server.http.responses import FastJSONResponse
 
-UI_DIR = Path(__file__).with_name("ui")
+UI_DIR = Path(__file__).with_name("static")
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",

@@ -43,7 +43,7 @@ from typing import Any
 from fastapi import Depends, Request
 
 from local_server.config import Settings
-from local_server.server.errors import (
+from local_server.http.errors import (
     ApiError,
     BadRequest,
     ModelNotReady,
@@ -52,9 +52,9 @@ from local_server.server.errors import (
     error_response,
     internal_error,
 )
+from local_server.http.model_urls import PREFIX, SCOPE_KEY, split_model_prefix
+from local_server.http.unicode_check import invalid_text_path
 from local_server.server.metrics import Metrics
-from local_server.server.model_urls import PREFIX, SCOPE_KEY, split_model_prefix
-from local_server.server.unicode_check import invalid_text_path
 
 access_log = logging.getLogger("bge_local.access")
 

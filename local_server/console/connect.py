@@ -33,8 +33,8 @@ def _calls_for_check(check: str, url: str, form: str, embedder: str | None,
                      reranker: str | None) -> list[ClientCall]:
     """The requests behind one doctor check id (with doctor's sample texts), addressed to the pasted ``url``;
     none when the model the row is for is not served."""
+    from local_server.clients.forms import normalise_url
     from local_server.tools.doctor.checks import DOCUMENTS, QUERY, TEXTS, TOKEN_IDS
-    from local_server.tools.doctor.paste import normalise_url
 
     root = normalise_url(url)
     name = embedder if form == "embedding" else reranker
@@ -93,7 +93,7 @@ def _calls_for_check(check: str, url: str, form: str, embedder: str | None,
 
 def connect_rows(url: str, core: InferenceCore) -> dict[str, Any]:
     """Doctor's table for ``url`` with, per row, the calls its client sends to this server's models."""
-    from local_server.tools.doctor.paste import KEY_NONE, normalise_url, rows  # the table's one source
+    from local_server.clients.forms import KEY_NONE, normalise_url, rows  # the table's one source
 
     models = {m.kind: m.name for m in core.served_models()}
     embedder, reranker = models.get(EMBEDDING), models.get(RERANKER)

@@ -24,7 +24,7 @@ from local_server.engine import names
 from local_server.engine.core import InferenceCore
 from local_server.engine.errors import ModelNotServed, NotReady
 from local_server.engine.types import EMBEDDING, ServedModel
-from local_server.server.errors import NotFound
+from local_server.http.errors import NotFound
 
 PREFIX = "/models/"
 SCOPE_KEY = "bge_local.model_url"  # (model name, prefix) in the ASGI scope

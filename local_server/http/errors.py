@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from local_server.engine import errors as engine
-from local_server.server.responses import FastJSONResponse
+from local_server.http.responses import FastJSONResponse
 
 log = logging.getLogger("bge_local.app")
 

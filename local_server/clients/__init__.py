@@ -1,0 +1,1 @@
+"""What each client sends and expects: shared by `serve` (the console) and the tools (the doctor)."""

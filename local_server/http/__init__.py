@@ -1,0 +1,1 @@
+"""The HTTP kernel: what every route stands on (errors, responses, the API key, the request frame)."""
