@@ -19,7 +19,6 @@ import base64
 from typing import Any, Literal
 
 import numpy as np
-from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from local_server.dialects.shapes import new_id
@@ -29,8 +28,9 @@ from local_server.http.auth import Auth, Core
 from local_server.http.errors import BadRequest
 from local_server.http.middleware import dialect
 from local_server.http.responses import FastJSONResponse
+from local_server.http.routers import TaskRouter
 
-router = APIRouter(tags=["Cohere"], dependencies=[Auth, dialect("Cohere")])
+router = TaskRouter("embed", tags=["Cohere"], dependencies=[Auth, dialect("Cohere")])
 
 EMBEDDING_TYPES = ("float", *QUANTIZED_TYPES, "base64")
 

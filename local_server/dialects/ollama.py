@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import as_text_list, model_named
@@ -27,8 +26,10 @@ from local_server.http.auth import Auth, Core
 from local_server.http.errors import BadRequest
 from local_server.http.middleware import dialect
 from local_server.http.responses import FastJSONResponse
+from local_server.http.routers import TaskRouter
 
-router = APIRouter(tags=["Ollama"], dependencies=[Auth, dialect("Ollama")])
+router = TaskRouter("embed", tags=["Ollama"], dependencies=[Auth, dialect("Ollama")])
+models_router = TaskRouter("meta", tags=["Ollama"], dependencies=[Auth, dialect("Ollama")])  # /api/tags, /api/show
 
 FAMILY = "xlm-roberta"  # bge-m3 and bge-reranker-v2-m3 are both XLM-RoBERTa models
 
@@ -82,13 +83,13 @@ async def embeddings(body: EmbeddingsRequest, core: Core) -> FastJSONResponse:
     return FastJSONResponse({"embedding": result.vectors[0].dense})
 
 
-@router.get("/api/tags", response_class=FastJSONResponse)
+@models_router.get("/api/tags", response_class=FastJSONResponse)
 async def tags(core: Core) -> FastJSONResponse:
     models = [{"name": m.name, "model": m.name, "details": _details(m)} for m in core.served_models()]
     return FastJSONResponse({"models": models})
 
 
-@router.post("/api/show", response_class=FastJSONResponse)
+@models_router.post("/api/show", response_class=FastJSONResponse)
 async def show(body: ShowRequest, core: Core) -> FastJSONResponse:
     requested = body.model or body.name
     if not requested:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.engine.token_ids import decode_token_arrays
@@ -16,8 +16,9 @@ from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.http.auth import Auth, Core
 from local_server.http.middleware import tag_dialect
 from local_server.http.responses import FastJSONResponse, encode_vector
+from local_server.http.routers import TaskRouter
 
-router = APIRouter(tags=["OpenAI"], dependencies=[Auth])
+router = TaskRouter("embed", tags=["OpenAI"], dependencies=[Auth])
 
 
 class EmbeddingRequest(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import as_text_list, document_text, new_id, now
@@ -20,8 +20,9 @@ from local_server.http.auth import Auth, Core
 from local_server.http.errors import BadRequest
 from local_server.http.middleware import tag_dialect
 from local_server.http.responses import FastJSONResponse
+from local_server.http.routers import TaskRouter
 
-router = APIRouter(tags=["Rerank"], dependencies=[Auth])
+router = TaskRouter("rerank", tags=["Rerank"], dependencies=[Auth])
 
 
 class RerankRequest(BaseModel):

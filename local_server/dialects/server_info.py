@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from local_server import __version__
 from local_server.dialects.shapes import now
 from local_server.dialects.xinference import MODEL_TYPES
 from local_server.engine.core import InferenceCore
+from local_server.engine.gpu_memory import gpu_memory
 from local_server.engine.types import EMBEDDING, ServedModel
 from local_server.http.auth import Auth, Core
 from local_server.http.errors import ModelNotReady
 from local_server.http.middleware import tag_dialect
 from local_server.http.responses import FastJSONResponse
-from local_server.server.metrics import gpu_memory
+from local_server.http.routers import TaskRouter
 
-router = APIRouter(tags=["Server"])
+router = TaskRouter("meta", tags=["Server"])
 
 
 def _describe(model: ServedModel) -> dict[str, Any]:

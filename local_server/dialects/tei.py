@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -22,8 +22,9 @@ from local_server.http.auth import Auth, Core
 from local_server.http.errors import BadRequest
 from local_server.http.middleware import tag_dialect
 from local_server.http.responses import FastJSONResponse
+from local_server.http.routers import TaskRouter
 
-router = APIRouter(tags=["TEI and /embed"], dependencies=[Auth])
+router = TaskRouter("embed", tags=["TEI and /embed"], dependencies=[Auth])
 
 
 class EmbedRequest(BaseModel):

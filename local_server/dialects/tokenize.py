@@ -4,7 +4,7 @@ the text it embeds), told apart by the body; ``/detokenize`` for Cohere (``text`
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import as_text_list
@@ -12,8 +12,9 @@ from local_server.http.auth import Auth, Core
 from local_server.http.errors import BadRequest
 from local_server.http.middleware import tag_dialect
 from local_server.http.responses import FastJSONResponse
+from local_server.http.routers import TaskRouter
 
-router = APIRouter(tags=["Server"])
+router = TaskRouter("tokenize", tags=["Server"])
 
 COHERE_META = {"api_version": {"version": "1"}}
 

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from local_server.dialects.shapes import model_named, now
 from local_server.engine.types import EMBEDDING, ServedModel
 from local_server.http.auth import Auth, Core
 from local_server.http.middleware import dialect
 from local_server.http.responses import FastJSONResponse
+from local_server.http.routers import TaskRouter
 
-router = APIRouter(tags=["Xinference"], dependencies=[dialect("Xinference")])
+router = TaskRouter("meta", tags=["Xinference"], dependencies=[dialect("Xinference")])
 
 # Xinference's names for the two kinds
 MODEL_TYPES = {EMBEDDING: "embedding", "reranker": "rerank"}

@@ -38,7 +38,7 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Depends, Request
 
@@ -54,7 +54,6 @@ from local_server.http.errors import (
 )
 from local_server.http.model_urls import PREFIX, SCOPE_KEY, split_model_prefix
 from local_server.http.unicode_check import invalid_text_path
-from local_server.server.metrics import Metrics
 
 access_log = logging.getLogger("bge_local.access")
 
@@ -97,8 +96,14 @@ def normal_path(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
+class RequestCounter(Protocol):
+    """Where the frame counts each answered request (the app's metrics)."""
+
+    def count_request(self, route: str, status: int, seconds: float, dialect: str | None) -> None: ...
+
+
 class RequestFrame:
-    def __init__(self, app: Any, settings: Settings, metrics: Metrics, app_state: Any):
+    def __init__(self, app: Any, settings: Settings, metrics: RequestCounter, app_state: Any):
         self.app = app
         self.settings = settings
         self.metrics = metrics
@@ -151,11 +156,8 @@ class RequestFrame:
             status = status or 499  # the client went away before an answer started
             elapsed = time.perf_counter() - started
             route_path = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(route_path, str(status)).inc()
-            self.metrics.latency.labels(route_path).observe(elapsed)
             dialect = scope.get("state", {}).get("dialect")  # set by the route (tag_dialect, above)
-            if dialect:
-                self.metrics.dialect_requests.labels(dialect).inc()
+            self.metrics.count_request(route_path, status, elapsed, dialect)
             access_log.info("%s %s %d %.1fms", method, path, status, elapsed * 1000,
                             extra={"request_id": request_id, "status": status, "route": route_path})
 

@@ -26,10 +26,17 @@ from local_server.engine.errors import ModelLoadError
 from local_server.http.errors import install_handlers
 from local_server.http.middleware import CancelOnDisconnect, RequestFrame
 from local_server.http.responses import FastJSONResponse
+from local_server.http.routers import TaskRouter, openapi_tags, task_of_routes
 from local_server.server import stats
 from local_server.server.metrics import Metrics
 
 log = logging.getLogger("bge_local.app")
+
+# Every router the server serves, each tagged with its task: a new dialect adds its routers here.
+ROUTERS: tuple[TaskRouter, ...] = (
+    openai.router, tei.router, cohere.router, ollama.router, ollama.models_router, rerank.router, tokenize.router,
+    xinference.router, server_info.router, stats.router,
+)
 
 
 def create_app(settings: Settings, core: InferenceCore | None = None, *, ready_before_serving: bool = False) -> FastAPI:
@@ -38,8 +45,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None, *, ready_b
     start-up ends (Ray Serve) rather than by its ``/health``."""
     core = core or InferenceCore(settings)
     metrics = Metrics(core)
-    recorder = stats.StatsRecorder(metrics.registry, stats.task_of_routes(
-        [*openai.router.routes, *tei.router.routes], rerank.router.routes))
+    recorder = stats.StatsRecorder(metrics.registry, task_of_routes(ROUTERS))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -76,6 +82,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None, *, ready_b
         docs_url="/docs" if settings.docs_enabled else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        openapi_tags=openapi_tags(ROUTERS),
         default_response_class=FastJSONResponse,
     )
     app.state.settings = settings
@@ -94,8 +101,8 @@ def create_app(settings: Settings, core: InferenceCore | None = None, *, ready_b
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
                            allow_headers=["*"])
 
-    for module in (openai, tei, cohere, ollama, rerank, tokenize, xinference, server_info, stats):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     if settings.ui_enabled:
         app.include_router(ui.create_router())
 

@@ -8,7 +8,6 @@ scrape time by one collector over the engine's own stats, so the engine pushes n
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
@@ -16,25 +15,9 @@ from prometheus_client.registry import Collector
 
 from local_server.engine.batcher import BATCH_SIZE_BUCKETS
 from local_server.engine.core import InferenceCore
+from local_server.engine.gpu_memory import gpu_memory
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-
-
-def gpu_memory() -> list[dict[str, Any]]:
-    """Per-GPU memory as the driver reports it (every process, not just this one)."""
-    try:
-        import torch
-
-        if not torch.cuda.is_available():
-            return []
-        gpus = []
-        for i in range(torch.cuda.device_count()):
-            free, total = torch.cuda.mem_get_info(i)
-            gpus.append({"index": i, "name": torch.cuda.get_device_name(i), "used_bytes": total - free,
-                         "total_bytes": total})
-        return gpus
-    except Exception:  # a broken driver must not break /health or /metrics
-        return []
 
 
 class EngineCollector(Collector):
@@ -102,6 +85,13 @@ class Metrics:
                                         "spoke (OpenAI, TEI, Jina/Cohere, vLLM, Ollama, Xinference, seed /embed)",
                                         ["dialect"], registry=r)
         r.register(EngineCollector(core))
+
+    def count_request(self, route: str, status: int, seconds: float, dialect: str | None) -> None:
+        """One answered request, as the request frame saw it (``dialect``: the client dialect its body spoke)."""
+        self.requests.labels(route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+        if dialect:
+            self.dialect_requests.labels(dialect).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -21,22 +21,24 @@ import contextlib
 import math
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from prometheus_client import CollectorRegistry
 
 from local_server.dialects.server_info import health_body
 from local_server.http.auth import Auth
 from local_server.http.responses import FastJSONResponse
+from local_server.http.routers import TaskRouter
 
 SAMPLE_INTERVAL_S = 2.0
 KEEP_SAMPLES = 300  # ten minutes
 QUANTILES = (0.5, 0.99)
+CHARTED_TASKS = frozenset({"embed", "rerank"})  # the console charts requests/s and latency of these
 
-router = APIRouter(tags=["Server"])
+router = TaskRouter("meta", tags=["Server"])
 
 
 @dataclass
@@ -71,12 +73,13 @@ def histogram_quantile(q: float, buckets: Mapping[float, float]) -> float | None
 
 
 class StatsRecorder:
-    """Samples ``registry`` into a ring buffer; ``task_of_route`` maps a route path to "embed", "rerank" or None."""
+    """Samples ``registry`` into a ring buffer; ``task_of_route`` maps a route path to its task (from the routers:
+    ``routers.task_of_routes``); the requests of ``CHARTED_TASKS`` are sampled."""
 
     def __init__(self, registry: CollectorRegistry, task_of_route: Mapping[str, str],
                  interval_s: float = SAMPLE_INTERVAL_S, keep: int = KEEP_SAMPLES):
         self.registry = registry
-        self.task_of_route = dict(task_of_route)
+        self.task_of_route = {path: task for path, task in task_of_route.items() if task in CHARTED_TASKS}
         self.interval_s = interval_s
         self.samples: deque[dict[str, Any]] = deque(maxlen=keep)
         self._last: _Reading | None = None
@@ -141,17 +144,6 @@ class StatsRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-
-
-def task_of_routes(embed_routes: Iterable[Any], rerank_routes: Iterable[Any]) -> dict[str, str]:
-    """Route path -> task, from the routers' own route tables (so a new alias is counted without a list here)."""
-    table: dict[str, str] = {}
-    for task, routes in (("embed", embed_routes), ("rerank", rerank_routes)):
-        for route in routes:
-            path = getattr(route, "path", None)
-            if path:
-                table[path] = task
-    return table
 
 
 def _totals(registry: CollectorRegistry) -> dict[str, Any]:

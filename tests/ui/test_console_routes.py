@@ -167,7 +167,7 @@ def test_stats_hold_the_same_numbers_as_metrics(no_ui_server):
         summed = sum(s["tokens_per_s"].get(model, 0.0) * s["interval_s"] for s in samples)
         assert math.isclose(summed, total, rel_tol=1e-2), (model, summed, total)
     embed_requests = sum(s["requests_per_s"].get("embed", 0.0) * s["interval_s"] for s in samples)
-    assert round(embed_requests) == 4  # /v1/embeddings, /embed twice, /embed_sparse
+    assert round(embed_requests) == 6  # /v1/embeddings, /embed twice, /embed_sparse, /api/embed, /v1/embed
     rerank_requests = sum(s["requests_per_s"].get("rerank", 0.0) * s["interval_s"] for s in samples)
     assert round(rerank_requests) == 3
     latencies = [s["latency_ms"]["embed"]["p50"] for s in samples
