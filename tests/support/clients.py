@@ -27,9 +27,11 @@ import httpx
 import requests
 from yarl import URL
 
+from local_server.clients.forms import RAGFLOW_RELEASES
+
 Vectors = list[list[float]]
 Scores = dict[int, float]
-RAGFLOW_VERSIONS = ("0.24", "0.26", "0.27")
+RAGFLOW_VERSIONS = RAGFLOW_RELEASES  # the releases whose URL rules and code these replays follow
 
 # Validation inputs the clients use (short texts; the drivers check the answers, not these exact strings).
 KASUMI_QUERY = "Whose kasumi"

@@ -1,16 +1,17 @@
-"""README's and docs/ragflow.md's connection tables are generated from local_server/tools/doctor/paste.py."""
+"""README's and docs/ragflow.md's connection tables: generated (tools/doctor/docs.py) from clients/forms.py."""
 
 from __future__ import annotations
 
 from support.server import REPO
 
 from local_server.clients import forms as paste
+from local_server.tools.doctor import docs
 
 
 def test_readme_and_ragflow_doc_are_up_to_date_with_the_generator():
     for path in (REPO / "README.md", REPO / "docs" / "ragflow.md"):
         text = path.read_text()
-        for name, block in paste.generated_blocks(path.name).items():
+        for name, block in docs.generated_blocks(path.name).items():
             assert block in text, (
                 f"{path.relative_to(REPO)} is out of date ({name}): run `bge-local doctor --write-docs`"
             )
@@ -25,7 +26,7 @@ def test_the_keyless_advice_is_a_non_empty_key():
 def test_ragflow_rows_say_which_releases_they_hold_for():
     for row in paste.rows("http://HOST:8000"):
         if row.app == "RAGFlow" and row.url:
-            assert set(row.versions) <= {"0.24", "0.26", "0.27"} and row.versions, row
+            assert set(row.versions) <= set(paste.RAGFLOW_RELEASES) and row.versions, row
 
 
 def test_tei_rows_give_each_model_its_own_url():

@@ -6,111 +6,114 @@ import { apiKey, call, errorMessage, root } from "./api.js";
 import { t } from "./i18n.js";
 import { clear, copyButton, el } from "./widgets.js";
 
-const isNumberList = (v) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number" && Number.isFinite(x));
-
-function need(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-function checkUsage(body) {
-  need(Number.isInteger(body?.usage?.total_tokens) && body.usage.total_tokens > 0,
-    "usage.total_tokens missing or 0 (RAGFlow refuses 0)");
-}
-
-function checkEmbeddings(body, n, base64) {
-  need(body && typeof body === "object" && !Array.isArray(body), "not a JSON object");
-  need("model" in body, "no top-level 'model'");
-  need(Array.isArray(body.data) && body.data.length === n, `expected ${n} items in 'data'`);
-  body.data.forEach((item, i) => {
-    need(item.index === i, "'index' missing or out of order");
-    if (base64) {
-      need(typeof item.embedding === "string", `embedding ${i} is not a base64 string`);
-      need(atob(item.embedding).length % 4 === 0, `embedding ${i} is not a float32 array`);
-    } else {
-      need(isNumberList(item.embedding), `embedding ${i} is not a list of numbers`);
-    }
-  });
-  checkUsage(body);
-}
-
-function checkScores(scores, what) {
-  need(scores.every((s) => typeof s === "number" && s >= 0 && s <= 1), `${what}: scores not all within 0..1`);
-}
-
-function checkIndices(indices, n) {
-  need([...indices].sort((a, b) => a - b).join() === [...Array(n).keys()].join(), `indices are not 0..${n - 1}`);
-}
-
-function checkRerank(body, n, usage) {
-  need(body && Array.isArray(body.results), "no 'results'");
-  need(body.results.length === n, `${body.results.length} results for ${n} documents`);
-  checkIndices(body.results.map((r) => r.index), n);
-  const scores = body.results.map((r) => r.relevance_score);
-  checkScores(scores, "rerank");
-  need(scores.every((s, i) => i === 0 || scores[i - 1] >= s), "results are not sorted by score");
-  if (usage) checkUsage(body);
-}
-
+// How each answer is judged is data from the server (local_server/clients/requests.py, the table the doctor runs
+// too): rules over paths into the JSON answer. This interprets them, test by test as clients/judge.py does.
+const MISSING = Symbol("missing");
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+const isNumber = (x) => typeof x === "number" && Number.isFinite(x);
+const isNumberList = (v) => Array.isArray(v) && v.length > 0 && v.every(isNumber);
 
-function checkTeiInfo(body, type) {
-  need(isObject(body) && isObject(body.model_type), "/info has no 'model_type'");
-  need(Object.keys(body.model_type)[0] === type, `/info describes ${Object.keys(body.model_type)}, not the ${type}`);
+function base64Bytes(v) {
+  if (typeof v !== "string") return null;
+  try {
+    return atob(v);
+  } catch {
+    return null;
+  }
 }
 
-function checkXinferenceModel(body, type) {
-  need(isObject(body) && body.model_type === type, `model_type is not '${type}'`);
+function float32s(v) {
+  if (Array.isArray(v)) return v.map(float32s);
+  const raw = base64Bytes(v);
+  if (raw === null || raw.length % 4 !== 0) return MISSING;
+  const bytes = Uint8Array.from(raw, (c) => c.charCodeAt(0));
+  return Array.from(new Float32Array(bytes.buffer));
 }
 
-const CHECKS = {
-  tei_info_embedding: (body) => checkTeiInfo(body, "embedding"),
-  tei_info_rerank: (body) => checkTeiInfo(body, "reranker"),
-  xinference_auth: (body) => need(isObject(body) && typeof body.auth === "boolean", "no 'auth' flag"),
-  xinference_model_embedding: (body) => checkXinferenceModel(body, "embedding"),
-  xinference_model_rerank: (body) => checkXinferenceModel(body, "rerank"),
-  cohere_tokenize: (body, n, sent) => {
-    need(isObject(body) && Array.isArray(body.tokens) && body.tokens.length > 0, "no 'tokens'");
-    need(Array.isArray(body.token_strings) && body.token_strings.join("") === sent.text,
-      "token_strings do not join back into the text");
-  },
-  cohere_embed: (body, n) => {
-    need(isObject(body) && body.response_type === "embeddings_floats", "not Cohere's embeddings_floats");
-    need(Array.isArray(body.embeddings) && body.embeddings.length === n && body.embeddings.every(isNumberList),
-      `expected ${n} float vectors in 'embeddings'`);
-    need(Number.isInteger(body.meta?.billed_units?.input_tokens) && body.meta.billed_units.input_tokens > 0,
-      "no meta.billed_units.input_tokens");
-  },
-  ollama_embed: (body, n) => need(isObject(body) && Array.isArray(body.embeddings) && body.embeddings.length === n
-    && body.embeddings.every(isNumberList), `expected ${n} vectors in 'embeddings'`),
-  ollama_embedding: (body) => need(isObject(body) && isNumberList(body.embedding), "no 'embedding' vector"),
-  openai_embeddings: (body, n) => checkEmbeddings(body, n, false),
-  openai_embeddings_base64: (body, n) => checkEmbeddings(body, n, true),
-  tei_embed: (body, n) => {
-    need(Array.isArray(body) && body.length === n && body.every(isNumberList), "TEI /embed must answer [[floats]]");
-  },
-  rerank: (body, n) => checkRerank(body, n, true),
-  rerank_no_usage: (body, n) => checkRerank(body, n, false),
-  tei_rerank: (body, n) => {
-    need(Array.isArray(body) && body.length === n, "TEI /rerank must answer a bare list, one item per text");
-    checkIndices(body.map((r) => r.index), n);
-    checkScores(body.map((r) => r.score), "TEI /rerank");
-  },
+function walk(value, segments) {
+  if (segments.length === 0 || value === MISSING) return value;
+  const [head, ...rest] = segments;
+  if (head === "*") return Array.isArray(value) ? value.map((item) => walk(item, rest)) : MISSING;
+  if (head === "#") return Array.isArray(value) || typeof value === "string" ? value.length
+    : isObject(value) ? Object.keys(value).length : MISSING;
+  if (head.endsWith("~f32")) return walk(float32s(walk(value, [head.slice(0, -4)])), rest);
+  if (isObject(value)) return head in value ? walk(value[head], rest) : MISSING;
+  if (Array.isArray(value) && /^\d+$/.test(head)) return Number(head) < value.length ? walk(value[Number(head)], rest) : MISSING;
+  return MISSING;
+}
+
+const at = (body, path) => walk(body, path ? path.split(".") : []);
+
+function cosine(a, b) {
+  let dot = 0, na = 0, nb = 0;
+  a.forEach((x, i) => { dot += x * b[i]; na += x * x; nb += b[i] * b[i]; });
+  return na && nb ? dot / Math.sqrt(na * nb) : 0;
+}
+
+// A vector agrees with the first reference vector, a list of vectors with the references item by item.
+function agrees(v, reference) {
+  if (reference.length === 0) return isNumberList(v) || (Array.isArray(v) && v.every(isNumberList));
+  const vectors = isNumberList(v) ? [v] : v;
+  if (!Array.isArray(vectors) || vectors.length === 0 || vectors.length > reference.length) return false;
+  return vectors.every((x, i) => isNumberList(x) && x.length === reference[i].length && cosine(x, reference[i]) > 0.999);
+}
+
+const sortedNumbers = (v) => [...v].sort((a, b) => a - b);
+const isScores = (v) => Array.isArray(v) && v.every((s) => typeof s === "number");
+
+const TESTS = {
+  object: (v) => isObject(v),
+  list: (v) => Array.isArray(v),
+  length: (v, n) => Array.isArray(v) && v.length === n,
+  present: (v) => v !== MISSING,
+  bool: (v) => typeof v === "boolean",
+  equals: (v, arg) => v === arg,
+  positive_int: (v) => Number.isInteger(v) && v > 0,
+  numbers: (v) => isNumberList(v),
+  base64_f32: (v) => { const raw = base64Bytes(v); return raw !== null && raw.length > 0 && raw.length % 4 === 0; },
+  first_key: (v, arg) => isObject(v) && Object.keys(v)[0] === arg,
+  joins: (v, arg) => Array.isArray(v) && v.every((s) => typeof s === "string") && v.join("") === arg,
+  sequence: (v) => Array.isArray(v) && v.every((x, i) => x === i),
+  permutation: (v) => Array.isArray(v) && v.every(Number.isInteger) && sortedNumbers(v).every((x, i) => x === i),
+  unit: (v) => isScores(v) && v.every((s) => s >= 0 && s <= 1),
+  descending: (v) => isScores(v) && v.every((s, i) => i === 0 || v[i - 1] >= s),
+  same_length: (v) => Array.isArray(v) && v.every(Array.isArray) && new Set(v.map((x) => x.length)).size <= 1,
+  distinct: (v) => Array.isArray(v) && new Set(v.map((x) => JSON.stringify(x))).size === v.length,
+  agrees: (v, arg, reference) => agrees(v, reference),
 };
+
+// Throws with the first broken rule's message.
+export function judge(body, rules, reference = []) {
+  for (const rule of rules) {
+    const value = at(body, rule.path);
+    const test = TESTS[rule.test];
+    if (rule.each) {
+      const items = Array.isArray(value) ? value : [MISSING];
+      items.forEach((item, i) => { if (!test(item, rule.arg, reference)) throw new Error(rule.message.replaceAll("{i}", String(i))); });
+    } else if (!test(value, rule.arg, reference)) {
+      throw new Error(rule.message);
+    }
+  }
+}
 
 // Run one row's calls; resolves to {ok, message}, ok null when there was nothing to test.
 export async function testRow(row, key) {
   if (row.calls.length === 0) return { ok: null, message: t("connect.not_served") };
   let slowest = 0;
+  let reference = [];
   for (const c of row.calls) {
-    const reply = await call(c.method, c.url, c.body ?? undefined, { absolute: true, withKey: row.sends_key ? key : "" });
+    const withKey = row.sends_key && c.sends_key ? key : "";
+    const reply = await call(c.method, c.url, c.body ?? undefined, { absolute: true, withKey });
     slowest = Math.max(slowest, reply.ms);
-    if (reply.status !== 200) {
+    if (reply.status !== c.status) {
       const why = errorMessage(reply);
       const hint = reply.status === 401 && !row.sends_key ? ` — ${t("connect.no_key_sent")}` : "";
       return { ok: false, message: `${c.method} ${new URL(c.url).pathname}: ${why}${hint}` };
     }
     try {
-      CHECKS[c.expect](reply.body, c.count, c.body);
+      if (reply.body === null || reply.body === undefined) throw new Error("the answer is not JSON");
+      judge(reply.body, c.rules, reference);
+      if (c.reference) reference = at(reply.body, "data.*.embedding");
     } catch (error) {
       return { ok: false, message: `${new URL(c.url).pathname}: ${error.message}` };
     }

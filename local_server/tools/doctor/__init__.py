@@ -1,9 +1,11 @@
 """``bge-local doctor URL``: check a running server as Dify and RAGFlow will call it, then say what to paste.
 
-Every check sends the request body a real client sends to the route that client reaches, validates the
-answer the way that client reads it, and times it (``checks``). The "what to paste" table is built from the
-URL rules of each Dify and RAGFlow provider (``paste``, plain data that README.md, docs/ragflow.md and the
-web UI render too); each row is marked with the result of the check that exercises the route the pasted URL
+The server's own checks (``server_checks``: health, models, auth, mistyped URLs) frame the clients' checks, which
+come from the one table of client requests (``local_server/clients/requests.py``, run by ``table_checks``): each
+sends the body a real client sends to the route that client reaches, judges the answer the way that client reads
+it, and is timed (``client``, ``runner``). The "what to paste" table is built from the URL rules of each Dify and
+RAGFlow provider (``local_server/clients/forms.py``, plain data that README.md, docs/ragflow.md (``docs``) and the
+console render too); each row is marked with the result of the check that exercises the route the pasted URL
 leads to (``report``).
 """
 
@@ -14,13 +16,13 @@ import json
 import os
 import sys
 
-from local_server.tools.doctor.checks import Doctor
 from local_server.tools.doctor.report import render_text, report_json
+from local_server.tools.doctor.runner import Doctor
 
 
 def run(args: argparse.Namespace) -> int:
     if args.write_docs:
-        from local_server.clients.forms import write_docs
+        from local_server.tools.doctor.docs import write_docs
 
         for path in write_docs():
             print(f"updated {path}")
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
         print("error: give the server's URL, e.g. bge-local doctor http://192.168.1.20:8000", file=sys.stderr)
         return 2
     if args.paste_table:
-        from local_server.clients.forms import markdown
+        from local_server.tools.doctor.docs import markdown
 
         for app in ("Dify", "RAGFlow"):
             print(f"### {app}\n\n{markdown(app, args.url)}")

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from local_server.clients.forms import KEY_NONE, NO_KEY_NOTE, PasteRow, is_loopback, key_to_type, rows
-from local_server.tools.doctor.checks import FAIL, OK, SKIP, Report
+from local_server.tools.doctor.results import FAIL, OK, SKIP, Report
 
 # --- output ---------------------------------------------------------------------------------------
 
