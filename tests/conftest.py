@@ -18,6 +18,17 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 CACHE = REPO / ".cache"
 
+# Markers by folder, so that a developer can run the fast part alone (README: testing); CI runs everything.
+FOLDER_MARKS = {"deploy": "deploy", "robustness": "slow", "scale": "ray", "gpu": "gpu", "plugin": "slow"}
+FILE_MARKS = {"test_console_browser.py": "browser"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath))
+        for mark in {FOLDER_MARKS.get(path.parent.name), FILE_MARKS.get(path.name)} - {None}:
+            item.add_marker(getattr(pytest.mark, mark))
+
 
 @pytest.fixture(scope="session")
 def tiny_models() -> Path:
@@ -77,6 +88,14 @@ def reranker_only_server(tiny_models: Path, tmp_path_factory: pytest.TempPathFac
     """A server with the reranker alone (``--embedding-model none``)."""
     with ServerProcess(tiny_models, embedder=False, log_dir=tmp_path_factory.mktemp("rr-only")) as proc:
         yield proc
+
+
+@pytest.fixture(scope="session")
+def m3(tiny_models: Path):
+    """The tiny bge-m3 runtime on the CPU, loaded once for every test that drives it in this process."""
+    from local_server.engine.runtime import M3Runtime
+
+    return M3Runtime(str(tiny_models / "bge-m3"), "cpu")
 
 
 @pytest.fixture(scope="session")

@@ -69,3 +69,29 @@ def test_a_public_interface_without_a_key_warns_loudly(caplog, host, key, warns)
         warn_if_exposed(host, key)
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert ("SECURITY" in logged and "without an API key" in logged) is warns
+
+
+async def test_every_api_route_comes_from_a_router_that_names_its_task():
+    """The console's charts and the OpenAPI tags read the routers; no route may escape them (as Cohere's
+    /v1/embed, /v2/embed and Ollama's /api/embed once escaped a hand-kept list)."""
+    from fastapi.routing import APIRoute
+
+    from local_server.http.routers import task_of_routes
+    from local_server.server.app import ROUTERS
+
+    def paths(routes: list) -> set[str]:  # FastAPI includes a router as one entry that holds it
+        return {p for r in routes for p in ([r.path] if isinstance(r, APIRoute)
+                                            else paths(getattr(r, "original_router", r).routes)
+                                            if hasattr(r, "original_router") else [])}
+
+    app = create_app(Settings())
+    tasks = task_of_routes(ROUTERS)
+    outside = {"/", "/metrics", "/ui", "/ui/api/connect", "/ui/{name:path}"}  # the app's own and the console's
+    assert paths(app.routes) - outside == set(tasks)
+    embed = {path for path, task in tasks.items() if task == "embed"}
+    assert {"/v1/embeddings", "/embed", "/v1/embed", "/v2/embed", "/api/embed", "/api/embeddings"} <= embed
+    assert {"/rerank", "/v1/rerank", "/v2/rerank", "/api/rerank", "/score"} <= {p for p, t in tasks.items()
+                                                                                if t == "rerank"}
+    async with client() as c:
+        tags = {tag["name"] for tag in (await c.get("/openapi.json")).json()["tags"]}
+    assert tags == {router.dialect for router in ROUTERS}

@@ -38,11 +38,6 @@ class Faulty(Runtime):
         return self.inner.forward(batch, needs)
 
 
-@pytest.fixture(scope="module")
-def m3(tiny_models) -> M3Runtime:
-    return M3Runtime(str(tiny_models / "bge-m3"), "cpu")
-
-
 def _app(m3: M3Runtime, runtime: Runtime, batch_size: int):
     """The app over a core whose embedder runs ``runtime``; its first batch waits for ``batch_size`` inputs."""
     settings = Settings(reranker_model=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import httpx
 import numpy as np
 import pytest
-from support.server import ServerProcess
+from support.inprocess import serve_in_process
 
 TEXTS = ["The capital of France is Paris.", "巴黎是法国的首都。"]
 ALL_TYPES = ["float", "int8", "uint8", "binary", "ubinary"]
@@ -119,17 +119,17 @@ def test_embed_bodies_are_told_apart(server):
 
 
 @pytest.fixture(scope="module")
-def short_server(tiny_models, tmp_path_factory):
-    """A 24-token limit, so that truncation is easy to provoke."""
-    with ServerProcess(tiny_models, "--max-length", "24", log_dir=tmp_path_factory.mktemp("logs")) as proc:
-        yield proc
+def short_server(tiny_models):
+    """A 24-token limit, so that truncation is easy to provoke (the app in this process)."""
+    with serve_in_process(tiny_models, max_length=24) as client:
+        yield client
 
 
-def cohere_embed(server, text: str, truncate: str | None) -> httpx.Response:
+def cohere_embed(client: httpx.Client, text: str, truncate: str | None) -> httpx.Response:
     body = {"texts": [text], "model": "bge-m3", "input_type": "search_document"}
     if truncate:
         body["truncate"] = truncate
-    return httpx.post(server.url + "/v1/embed", json=body, timeout=30)
+    return client.post("/v1/embed", json=body)
 
 
 def test_truncate_end_start_and_none(short_server):

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from support.server import ServerProcess
+from support.inprocess import serve_in_process
 
 from local_server.console.routes import UI_DIR, load_files, prefers_html
 from local_server.server.stats import histogram_quantile
@@ -19,10 +19,10 @@ BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,image/av
 
 
 @pytest.fixture(scope="module")
-def no_ui_server(tiny_models, tmp_path_factory):
-    """A server with the console turned off, all to itself (its /v1/stats history starts with this module)."""
-    with ServerProcess(tiny_models, "--no-ui-enabled", log_dir=tmp_path_factory.mktemp("server-logs")) as proc:
-        yield proc
+def no_ui_server(tiny_models):
+    """The app with the console turned off, in this process, all to itself (its /v1/stats history starts here)."""
+    with serve_in_process(tiny_models, ui_enabled=False) as client:
+        yield client
 
 
 # --- static files -------------------------------------------------------------------------------------
@@ -102,10 +102,10 @@ def test_prefers_html():
 
 def test_the_console_can_be_turned_off(no_ui_server):
     for path in ("/ui", "/ui/", "/ui/app.js", "/ui/api/connect"):
-        assert httpx.get(no_ui_server.url + path).status_code == 404, path
-    root = httpx.get(no_ui_server.url + "/", headers={"Accept": BROWSER_ACCEPT})
+        assert no_ui_server.get(path).status_code == 404, path
+    root = no_ui_server.get("/", headers={"Accept": BROWSER_ACCEPT})
     assert root.status_code == 200 and root.json()["name"] == "bge-local" and "console" not in root.json()
-    assert httpx.get(no_ui_server.url + "/v1/stats").status_code == 200  # scripts may still read the stats
+    assert no_ui_server.get("/v1/stats").status_code == 200  # scripts may still read the stats
 
 
 def test_the_console_data_routes_need_the_key(keyed_server):
@@ -118,20 +118,20 @@ def test_the_console_data_routes_need_the_key(keyed_server):
 
 # --- /v1/stats ----------------------------------------------------------------------------------------
 
-def _metrics(url: str) -> dict[str, dict[tuple, float]]:
+def _metrics(client: httpx.Client) -> dict[str, dict[tuple, float]]:
     """/metrics as {sample name: {sorted label items: value}}."""
     out: dict[str, dict[tuple, float]] = {}
-    for family in text_string_to_metric_families(httpx.get(url + "/metrics").text):
+    for family in text_string_to_metric_families(client.get("/metrics").text):
         for s in family.samples:
             out.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
     return out
 
 
-def _wait_for_sample_after(url: str, moment: float) -> dict:
+def _wait_for_sample_after(client: httpx.Client, moment: float) -> dict:
     """Poll /v1/stats until its ring buffer holds a sample taken after ``moment`` (bounded)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        stats = httpx.get(url + "/v1/stats").json()
+        stats = client.get("/v1/stats").json()
         if stats["samples"] and stats["samples"][-1]["t"] > moment:
             return stats
         time.sleep(0.2)
@@ -139,17 +139,17 @@ def _wait_for_sample_after(url: str, moment: float) -> dict:
 
 
 def test_stats_hold_the_same_numbers_as_metrics(no_ui_server):
-    url = no_ui_server.url
+    client = no_ui_server
     calls = [("/v1/embeddings", {"input": ["one", "two"]}), ("/embed", {"inputs": "three"}),
              ("/embed", {"texts": ["four"], "mode": "sparse"}), ("/embed_sparse", {"inputs": "five"}),
              ("/rerank", {"query": "q", "documents": ["a", "b"]}), ("/rerank", {"query": "q", "texts": ["a"]}),
              ("/score", {"text_1": "a", "text_2": "b"}), ("/api/embed", {"input": "six"}),
              ("/v1/embed", {"texts": ["seven"]})]
     for path, body in calls:
-        assert httpx.post(url + path, json=body, timeout=60).status_code == 200, path
+        assert client.post(path, json=body).status_code == 200, path
     done = time.time()
-    stats = _wait_for_sample_after(url, done)
-    metrics = _metrics(url)  # after the stats call: counters for the model routes no longer move
+    stats = _wait_for_sample_after(client, done)
+    metrics = _metrics(client)  # after the stats call: counters for the model routes no longer move
 
     assert stats["requests_by_dialect"] == {"OpenAI": 1, "TEI": 3, "seed /embed": 1, "Jina/Cohere": 1, "vLLM": 1,
                                            "Ollama": 1, "Cohere": 1}

@@ -39,11 +39,6 @@ class Faulty(Runtime):
 
 
 @pytest.fixture(scope="module")
-def m3(tiny_models) -> M3Runtime:
-    return M3Runtime(str(tiny_models / "bge-m3"), "cpu")
-
-
-@pytest.fixture(scope="module")
 def reranker(tiny_models) -> RerankerRuntime:
     return RerankerRuntime(str(tiny_models / "bge-reranker-v2-m3"), "cpu")
 

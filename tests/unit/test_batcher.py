@@ -33,8 +33,8 @@ class RecordingRuntime:
 
 
 @pytest.fixture(scope="module")
-def runtime(tiny_models):
-    return M3Runtime(str(tiny_models / "bge-m3"), "cpu")
+def runtime(m3):
+    return m3  # the session's runtime (tests/conftest.py): loaded once per test run
 
 
 @pytest.mark.parametrize("max_padding", [0.1, 0.5, 1.0])
