@@ -1,1 +1,1 @@
-"""The HTTP kernel: what every route stands on (errors, responses, the API key, the request frame)."""
+"""The HTTP kernel, below every dialect: errors, responses, the API key, the request frame, routers by task."""
