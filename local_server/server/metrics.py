@@ -8,33 +8,15 @@ scrape time by one collector over the engine's own stats, so the engine pushes n
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from local_server.engine.batcher import BATCH_SIZE_BUCKETS
 from local_server.engine.core import InferenceCore
+from local_server.engine.types import BATCH_SIZE_BUCKETS
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
-
-
-def gpu_memory() -> list[dict[str, Any]]:
-    """Per-GPU memory as the driver reports it (every process, not just this one)."""
-    try:
-        import torch
-
-        if not torch.cuda.is_available():
-            return []
-        gpus = []
-        for i in range(torch.cuda.device_count()):
-            free, total = torch.cuda.mem_get_info(i)
-            gpus.append({"index": i, "name": torch.cuda.get_device_name(i), "used_bytes": total - free,
-                         "total_bytes": total})
-        return gpus
-    except Exception:  # a broken driver must not break /health or /metrics
-        return []
 
 
 class EngineCollector(Collector):
@@ -81,7 +63,7 @@ class EngineCollector(Collector):
         yield sizes
         used = GaugeMetricFamily("bge_local_gpu_memory_used_bytes", "GPU memory in use", labels=["gpu"])
         total = GaugeMetricFamily("bge_local_gpu_memory_total_bytes", "GPU memory in total", labels=["gpu"])
-        for gpu in gpu_memory():  # no samples on a CPU-only machine: the families stay declared for dashboards
+        for gpu in core.gpu_memory():  # no samples without a served GPU: the families stay declared for dashboards
             used.add_metric([str(gpu["index"])], gpu["used_bytes"])
             total.add_metric([str(gpu["index"])], gpu["total_bytes"])
         yield used
