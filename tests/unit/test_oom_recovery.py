@@ -1,0 +1,108 @@
+"""Out-of-memory recovery frees memory before it retries.
+
+A runtime that holds real buffers against a memory budget while it "computes": each forward pass allocates one
+activation per layer, two layers, each as many bytes per token as the batch holds. A batch too big for the budget
+fails in its second layer while its first layer's buffer is alive, referenced by the frame of ``execute`` in the
+exception's traceback. If the batcher retried inside its ``except`` block, that buffer would still be counted
+against the budget and the halves (and, two levels down, a single input that fits alone) would fail too. The
+buffers are freed by their finalizers only when nothing references them, so the runtime's own count is what is
+really allocated.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from local_server.engine.batcher import Batcher
+from local_server.engine.runtime import Runtime
+
+UNIT = 4096  # bytes per token per layer
+
+
+class BudgetRuntime(Runtime):
+    """Two layers of real buffers per forward pass, refused with a CUDA out-of-memory error above ``budget``."""
+
+    device = "cuda:test"
+    dtype = "float32"
+    max_positions = 8194
+    pad_id = 1
+
+    def __init__(self, budget: int):
+        self.budget = budget
+        self.in_use = 0
+        self.peak = 0
+        self.released = 0
+        self.batches: list[int] = []
+        self._lock = threading.Lock()
+
+    def _free(self, size: int) -> None:
+        with self._lock:
+            self.in_use -= size
+
+    def _alloc(self, size: int) -> np.ndarray:
+        with self._lock:
+            if self.in_use + size > self.budget:
+                raise torch.cuda.OutOfMemoryError(
+                    f"CUDA out of memory. Tried to allocate {size} bytes ({self.in_use} of {self.budget} in use)")
+            self.in_use += size
+            self.peak = max(self.peak, self.in_use)
+        buffer = np.ones(size, dtype=np.uint8)
+        weakref.finalize(buffer, self._free, size)
+        return buffer
+
+    def execute(self, prepared: Any) -> Any:
+        batch, _ = prepared
+        self.batches.append(len(batch))
+        size = sum(map(len, batch)) * UNIT
+        first = self._alloc(size)  # alive in this frame when the second layer runs out of memory
+        second = self._alloc(size)
+        return [float(first[:1].sum() + second[:1].sum() + len(ids)) for ids in batch]
+
+    def forward(self, batch: list[list[int]], needs: Any) -> list[Any]:
+        prepared = self.prepare(batch, needs)
+        return self.finish(prepared, self.execute(prepared))
+
+    def release_memory(self) -> None:
+        self.released += 1
+
+
+@pytest.mark.parametrize(("inputs", "budget_tokens"), [(2, 3), (4, 5)], ids=["one-level", "two-levels"])
+def test_inputs_that_fit_are_served_after_their_batch_ran_out_of_memory(inputs, budget_tokens):
+    length = 64
+    # one input needs 2 x length tokens' worth (two layers): it fits; the whole batch needs 2 x inputs x length
+    runtime = BudgetRuntime(budget=budget_tokens * length * UNIT)
+    before = runtime.in_use
+    batcher = Batcher("test", [runtime], max_batch_tokens=10**6, max_batch_size=inputs, wait_s=600, max_queue=100)
+    try:
+        futures = batcher.submit([[5] * length for _ in range(inputs)], None)
+        results = [f.result(timeout=60) for f in futures]
+    finally:
+        batcher.close()
+    assert results == [2.0 + length] * inputs  # every input served, none refused with OutOfMemory
+    assert runtime.batches[0] == inputs  # the whole batch ran first, and failed
+    stats = batcher.stats()
+    assert stats.oom_splits >= 1 and stats.failed_inputs == 0
+    assert runtime.released >= 1  # the cache was freed before the halves ran
+    assert runtime.peak <= runtime.budget
+    assert runtime.in_use == before  # every buffer of the failed batch and of the retries is gone
+
+
+def test_an_input_that_does_not_fit_alone_is_refused_and_frees_what_it_held():
+    from local_server.engine.errors import OutOfMemory
+
+    length = 64
+    runtime = BudgetRuntime(budget=3 * length * UNIT)  # one input of 2 x length tokens does not fit
+    batcher = Batcher("test", [runtime], max_batch_tokens=10**6, max_batch_size=2, wait_s=600, max_queue=100)
+    try:
+        small, big = batcher.submit([[5] * length, [5] * (2 * length)], None)
+        assert small.result(timeout=60) == 2.0 + length
+        assert isinstance(big.exception(timeout=60), OutOfMemory)
+    finally:
+        batcher.close()
+    assert runtime.in_use == 0
