@@ -42,6 +42,7 @@ from local_server.engine.types import BatchStats, size_bucket, token_bucket_floo
 log = logging.getLogger("bge_local.batcher")
 
 _STOP = object()  # the end of a pipeline stage's input
+_FINISHED = object()  # the finish thread's last word to the device thread: no retry can come after it
 # Batches launched on a device and not yet finished, per replica: enough to keep the device busy while the
 # finish thread copies one back, few enough to bound the device memory that waiting outputs hold.
 _IN_FLIGHT = 2
@@ -63,15 +64,24 @@ class _Failure:
         return _Failure(oom, f"{type(exc).__name__}: {exc}", trace)
 
 
+@dataclass
+class _Retry:
+    """A batch that failed in the prepare or finish stage, sent to the device thread (which alone runs device
+    work: its retries run on the runtime's stream)."""
+
+    items: list[WorkItem]
+    failure: _Failure
+    from_prepare: bool
+
+
 class _Replica:
-    """One runtime and its pipeline threads; ``lock`` serialises device work (the device thread's launches and any
-    thread's recovery of a failed batch)."""
+    """One runtime and its pipeline threads. ``inbox`` is the device thread's input: prepared batches, failed
+    batches to retry, and the stage ends."""
 
     def __init__(self, batcher: Batcher, index: int, runtime: Runtime):
         self.runtime = runtime
-        self.lock = threading.RLock()
         self.ahead = threading.Semaphore(1)  # one prepared batch waiting for the device at most
-        self.prepared: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.launched: queue.Queue[Any] = queue.Queue(maxsize=_IN_FLIGHT)
         self.last_end = 0.0  # when the device last finished a batch (busy time is never counted twice)
         name = f"{batcher.name}-replica-{index}"
@@ -221,7 +231,7 @@ class Batcher:
             replica.ahead.acquire()  # released when the device thread takes the batch prepared before
             batch = self._next_batch()
             if batch is None:
-                replica.prepared.put(_STOP)
+                replica.inbox.put(_STOP)
                 return
             live = [it for it in batch if it.future.set_running_or_notify_cancel()]
             if len(live) != len(batch):
@@ -234,32 +244,37 @@ class Batcher:
                 prepared = replica.runtime.prepare([it.ids for it in live], self._needs(live))
             except Exception as exc:
                 failure = _Failure.of(exc)
-            if failure is not None:  # outside the except: nothing of the failure is alive while we retry
-                replica.ahead.release()
-                self._recover(replica, live, failure)
+            if failure is not None:  # outside the except: nothing of the failure is alive while it is retried
+                replica.inbox.put(_Retry(live, failure, from_prepare=True))
                 continue
-            replica.prepared.put((live, prepared))
+            replica.inbox.put((live, prepared))
             del batch, live, prepared
 
-    # ---- stage 2: launch on the device --------------------------------------------------------------
+    # ---- stage 2: launch on the device (and every retry) ----------------------------------------------
     def _device_loop(self, replica: _Replica) -> None:
         runtime = replica.runtime
         with runtime.device_context():
             while True:
-                job = replica.prepared.get()
-                replica.ahead.release()
-                if job is _STOP:
-                    replica.launched.put(_STOP)
+                job = replica.inbox.get()
+                if job is _FINISHED:
                     return
+                if job is _STOP or not isinstance(job, _Retry) or job.from_prepare:
+                    replica.ahead.release()  # the preparation thread may take the next batch
+                if job is _STOP:
+                    replica.launched.put(_STOP)  # then wait for _FINISHED: a finish failure may still come back
+                    continue
+                if isinstance(job, _Retry):
+                    items, failure = job.items, job.failure
+                    job = None
+                    self._recover(replica, items, failure)
+                    continue
                 items, prepared = job
-                job = None
-                failure = None
-                with replica.lock:
-                    started = time.perf_counter()
-                    try:
-                        executed = runtime.execute(prepared)
-                    except Exception as exc:
-                        failure = _Failure.of(exc)
+                job = failure = None
+                started = time.perf_counter()
+                try:
+                    executed = runtime.execute(prepared)
+                except Exception as exc:
+                    failure = _Failure.of(exc)
                 if failure is not None:
                     prepared = None  # the failed batch's inputs and outputs are gone before any retry
                     self._count(busy_s=time.perf_counter() - started)
@@ -273,6 +288,7 @@ class Batcher:
         while True:
             job = replica.launched.get()
             if job is _STOP:
+                replica.inbox.put(_FINISHED)
                 return
             items, prepared, executed, started = job
             job = None
@@ -286,7 +302,7 @@ class Batcher:
             replica.last_end = ended
             prepared = executed = None
             if failure is not None:
-                self._recover(replica, items, failure)
+                replica.inbox.put(_Retry(items, failure, from_prepare=False))
                 continue
             self._complete(items, outputs)
             del items, outputs
@@ -324,29 +340,29 @@ class Batcher:
 
     def _recover(self, replica: _Replica, items: list[WorkItem], failure: _Failure) -> None:
         """``items`` failed together: free the device's cache, then run halves until each failing input is alone.
-        Called outside any ``except`` and with no reference to the failed batch's tensors left."""
+        Runs on the device thread, outside any ``except`` and with no reference to the failed batch's tensors
+        left."""
         width = max(len(it.ids) for it in items)
         if len(items) > 1:
             log.warning("%s on a batch of %d x %d tokens on %s; splitting it to find what fails",
                         "out of memory" if failure.oom else f"forward pass failed ({failure.reason.split(':')[0]})",
                         len(items), width, replica.runtime.device)
-        with replica.lock:
-            parts = [(items, failure)]
-            while parts:
-                part, failed = parts.pop()
+        parts: list[tuple[list[WorkItem], _Failure | None]] = [(items, failure)]
+        while parts:
+            part, failed = parts.pop()
+            if failed is None:
+                failed = self._attempt(replica, part)
                 if failed is None:
-                    failed = self._attempt(replica, part)
-                    if failed is None:
-                        continue
-                if failed.oom:
-                    replica.runtime.release_memory()
-                if len(part) == 1:
-                    self._fail(replica, part[0], failed)
                     continue
-                if failed.oom:
-                    self._count(oom_splits=1)
-                half = len(part) // 2
-                parts += [(part[half:], None), (part[:half], None)]  # the first half runs first
+            if failed.oom:
+                replica.runtime.release_memory()
+            if len(part) == 1:
+                self._fail(replica, part[0], failed)
+                continue
+            if failed.oom:
+                self._count(oom_splits=1)
+            half = len(part) // 2
+            parts += [(part[half:], None), (part[:half], None)]  # the first half runs first
 
     def _fail(self, replica: _Replica, item: WorkItem, failure: _Failure) -> None:
         self._count(failed_inputs=1)

@@ -106,3 +106,56 @@ def test_an_input_that_does_not_fit_alone_is_refused_and_frees_what_it_held():
     finally:
         batcher.close()
     assert runtime.in_use == 0
+
+
+class StageFaulty(Runtime):
+    """A runtime with three real stages that fails in ``stage`` on any batch holding ``poison``."""
+
+    device = "cpu"
+    dtype = "float32"
+    max_positions = 8194
+    pad_id = 1
+
+    def __init__(self, stage: str, poison: list[int]):
+        self.stage, self.poison = stage, poison
+
+    def _check(self, stage: str, batch: list[list[int]]) -> None:
+        if stage == self.stage and self.poison in batch:
+            raise RuntimeError(f"injected fault in {stage}")
+
+    def prepare(self, batch, needs):
+        self._check("prepare", batch)
+        return batch
+
+    def execute(self, prepared):
+        self._check("execute", prepared)
+        return np.array([len(ids) for ids in prepared])
+
+    def finish(self, prepared, executed):
+        self._check("finish", prepared)
+        return [int(x) for x in executed]
+
+    def forward(self, batch, needs):
+        prepared = self.prepare(batch, needs)
+        return self.finish(prepared, self.execute(prepared))
+
+
+@pytest.mark.parametrize("stage", ["prepare", "execute", "finish"])
+def test_a_failure_in_any_stage_fails_only_its_input_and_close_ends_every_thread(stage):
+    from local_server.engine.errors import InferenceFailed
+
+    inputs = [[7] * n for n in range(2, 12)]
+    runtime = StageFaulty(stage, poison=inputs[3])
+    batcher = Batcher("test", [runtime], max_batch_tokens=10**6, max_batch_size=len(inputs), wait_s=600,
+                      max_queue=100)
+    try:
+        futures = batcher.submit(inputs, None)
+        outcomes = [f.exception(timeout=60) or f.result() for f in futures]
+        assert batcher.healthy()
+    finally:
+        batcher.close()
+    assert isinstance(outcomes[3], InferenceFailed) and f"injected fault in {stage}" in outcomes[3].message
+    assert [o for i, o in enumerate(outcomes) if i != 3] == [len(x) for i, x in enumerate(inputs) if i != 3]
+    assert batcher.stats().failed_inputs == 1
+    assert not batcher.healthy()
+    assert not any(t.is_alive() for r in batcher._replicas for t in r.threads)  # drained, then every stage ended
