@@ -84,6 +84,8 @@ class _Replica:
         self.inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.launched: queue.Queue[Any] = queue.Queue(maxsize=_IN_FLIGHT)
         self.last_end = 0.0  # when the device last finished a batch (busy time is never counted twice)
+        self.in_flight = 0  # batches taken and not yet answered (under the batcher's lock)
+        self.choosing = False  # its preparation thread is waiting for a batch (under the batcher's lock)
         name = f"{batcher.name}-replica-{index}"
         self.threads = [
             threading.Thread(target=batcher._prepare_loop, args=(self,), name=f"{name}-prepare", daemon=True),
@@ -204,32 +206,49 @@ class Batcher:
                 thread.join(max(0.0, deadline - time.monotonic()))
 
     # ---- stage 1: choose and prepare ----------------------------------------------------------------
-    def _next_batch(self) -> list[WorkItem] | None:
-        """Wait for work and for company, then take a batch; None once closed and drained."""
+    def _next_batch(self, replica: _Replica) -> list[WorkItem] | None:
+        """Wait for work and for company, then take a batch; None once closed and drained. A replica with work in
+        flight leaves the batch to an idle one that is waiting too: a free device takes the next batch."""
         q = self._queue
         with self._cond:
-            while True:
-                while not len(q) and not self._closed:
-                    self._cond.wait()
-                if not len(q):
-                    return None
-                oldest = q.oldest()
-                deadline = (oldest.enqueued if oldest else time.monotonic()) + self.wait_s
-                while not self._closed and len(q) < self.max_batch_size and q.tokens < self._budget:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._cond.wait(remaining)
-                batch, dropped = q.take(self._budget, self.max_batch_size, self.max_padding)
-                if dropped:
-                    self._count(dropped=dropped)
-                if batch:
-                    return batch
+            replica.choosing = True
+            try:
+                while True:
+                    while not len(q) and not self._closed:
+                        self._cond.wait()
+                    if not len(q):
+                        return None
+                    oldest = q.oldest()
+                    deadline = (oldest.enqueued if oldest else time.monotonic()) + self.wait_s
+                    while not self._closed and len(q) < self.max_batch_size and q.tokens < self._budget:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        self._cond.wait(remaining)
+                    if replica.in_flight and any(r.choosing and not r.in_flight for r in self._replicas):
+                        self._cond.wait()
+                        continue
+                    batch, dropped = q.take(self._budget, self.max_batch_size, self.max_padding)
+                    if dropped:
+                        self._count(dropped=dropped)
+                    if batch:
+                        replica.in_flight += 1
+                        self._cond.notify_all()  # a busy replica waiting for this one to choose may go on
+                        return batch
+            finally:
+                replica.choosing = False
+
+    def _answered(self, replica: _Replica) -> None:
+        """One of ``replica``'s batches is answered (results or errors)."""
+        with self._cond:
+            replica.in_flight -= 1
+            if not replica.in_flight:
+                self._cond.notify_all()
 
     def _prepare_loop(self, replica: _Replica) -> None:
         while True:
             replica.ahead.acquire()  # released when the device thread takes the batch prepared before
-            batch = self._next_batch()
+            batch = self._next_batch(replica)
             if batch is None:
                 replica.inbox.put(_STOP)
                 return
@@ -238,6 +257,7 @@ class Batcher:
                 self._count(dropped=len(batch) - len(live))
             if not live:
                 replica.ahead.release()
+                self._answered(replica)
                 continue
             failure = None
             try:
@@ -267,6 +287,7 @@ class Batcher:
                     items, failure = job.items, job.failure
                     job = None
                     self._recover(replica, items, failure)
+                    self._answered(replica)
                     continue
                 items, prepared = job
                 job = failure = None
@@ -279,6 +300,7 @@ class Batcher:
                     prepared = None  # the failed batch's inputs and outputs are gone before any retry
                     self._count(busy_s=time.perf_counter() - started)
                     self._recover(replica, items, failure)
+                    self._answered(replica)
                     continue
                 replica.launched.put((items, prepared, executed, started))
                 del items, prepared, executed
@@ -305,6 +327,7 @@ class Batcher:
                 replica.inbox.put(_Retry(items, failure, from_prepare=False))
                 continue
             self._complete(items, outputs)
+            self._answered(replica)
             del items, outputs
 
     # ---- results and failures -------------------------------------------------------------------------

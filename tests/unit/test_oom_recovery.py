@@ -159,3 +159,40 @@ def test_a_failure_in_any_stage_fails_only_its_input_and_close_ends_every_thread
     assert batcher.stats().failed_inputs == 1
     assert not batcher.healthy()
     assert not any(t.is_alive() for r in batcher._replicas for t in r.threads)  # drained, then every stage ended
+
+
+class Gate(Runtime):
+    """Holds every batch holding ``held`` until ``gate`` opens; records which replica ran what."""
+
+    dtype = "float32"
+    max_positions = 8194
+    pad_id = 1
+
+    def __init__(self, name: str, gate: threading.Event, held: list[int], ran: list[tuple[str, int]]):
+        self.device, self.gate, self.held, self.ran = name, gate, held, ran
+
+    def forward(self, batch, needs):
+        self.ran.append((self.device, len(batch)))
+        if self.held in batch:
+            assert self.gate.wait(60)
+        return [len(ids) for ids in batch]
+
+
+def test_a_free_replica_takes_the_next_batch_while_another_is_busy():
+    gate, ran = threading.Event(), []
+    held = [3] * 5
+    replicas = [Gate(f"r{i}", gate, held, ran) for i in range(2)]
+    batcher = Batcher("test", replicas, max_batch_tokens=10**6, max_batch_size=4, wait_s=0, max_queue=100)
+    try:
+        first = batcher.submit([held], None)[0]
+        while not ran:  # the held batch is on one replica
+            threading.Event().wait(0.01)
+        later = [batcher.submit([[4] * (i + 1)], None)[0] for i in range(3)]
+        assert [f.result(timeout=60) for f in later] == [1, 2, 3]  # served while the first replica is held
+        busy = ran[0][0]
+        assert all(device != busy for device, _ in ran[1:])
+        gate.set()
+        assert first.result(timeout=60) == 5
+    finally:
+        gate.set()
+        batcher.close()
