@@ -85,7 +85,6 @@ class _Replica:
         self.launched: queue.Queue[Any] = queue.Queue(maxsize=_IN_FLIGHT)
         self.last_end = 0.0  # when the device last finished a batch (busy time is never counted twice)
         self.in_flight = 0  # batches taken and not yet answered (under the batcher's lock)
-        self.choosing = False  # its preparation thread is waiting for a batch (under the batcher's lock)
         name = f"{batcher.name}-replica-{index}"
         self.threads = [
             threading.Thread(target=batcher._prepare_loop, args=(self,), name=f"{name}-prepare", daemon=True),
@@ -208,35 +207,32 @@ class Batcher:
     # ---- stage 1: choose and prepare ----------------------------------------------------------------
     def _next_batch(self, replica: _Replica) -> list[WorkItem] | None:
         """Wait for work and for company, then take a batch; None once closed and drained. A replica with work in
-        flight leaves the batch to an idle one that is waiting too: a free device takes the next batch."""
+        flight leaves the batch to an idle one: a free device takes the next batch."""
         q = self._queue
         with self._cond:
-            replica.choosing = True
-            try:
-                while True:
-                    while not len(q) and not self._closed:
-                        self._cond.wait()
-                    if not len(q):
-                        return None
-                    oldest = q.oldest()
-                    deadline = (oldest.enqueued if oldest else time.monotonic()) + self.wait_s
-                    while not self._closed and len(q) < self.max_batch_size and q.tokens < self._budget:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            break
-                        self._cond.wait(remaining)
-                    if replica.in_flight and any(r.choosing and not r.in_flight for r in self._replicas):
-                        self._cond.wait()
-                        continue
-                    batch, dropped = q.take(self._budget, self.max_batch_size, self.max_padding)
-                    if dropped:
-                        self._count(dropped=dropped)
-                    if batch:
-                        replica.in_flight += 1
-                        self._cond.notify_all()  # a busy replica waiting for this one to choose may go on
-                        return batch
-            finally:
-                replica.choosing = False
+            while True:
+                while not len(q) and not self._closed:
+                    self._cond.wait()
+                if not len(q):
+                    return None
+                oldest = q.oldest()
+                deadline = (oldest.enqueued if oldest else time.monotonic()) + self.wait_s
+                while not self._closed and len(q) < self.max_batch_size and q.tokens < self._budget:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._cond.wait(remaining)
+                if replica.in_flight and any(not r.in_flight and r.threads[0].is_alive()
+                                             for r in self._replicas):
+                    self._cond.wait()  # an idle replica (choosing, or about to) takes it and notifies
+                    continue
+                batch, dropped = q.take(self._budget, self.max_batch_size, self.max_padding)
+                if dropped:
+                    self._count(dropped=dropped)
+                if batch:
+                    replica.in_flight += 1
+                    self._cond.notify_all()  # a busy replica waiting for this one to choose may go on
+                    return batch
 
     def _answered(self, replica: _Replica) -> None:
         """One of ``replica``'s batches is answered (results or errors)."""
@@ -326,8 +322,8 @@ class Batcher:
             if failure is not None:
                 replica.inbox.put(_Retry(items, failure, from_prepare=False))
                 continue
+            self._answered(replica)  # first: a client answered may send its next request to this idle device
             self._complete(items, outputs)
-            self._answered(replica)
             del items, outputs
 
     # ---- results and failures -------------------------------------------------------------------------
