@@ -16,6 +16,8 @@ import argparse
 import gc
 import importlib.util
 import json
+import os
+import platform
 import random
 import statistics
 import subprocess
@@ -50,7 +52,11 @@ def old_batcher_module(commit: str) -> Any:
 class Arrivals:
     def __init__(self, seed: int):
         self.rng = random.Random(seed)
-        self.ids = {n: [1] * n for n in range(1, 8200)}
+        self._ids: dict[int, list[int]] = {}
+
+    def ids(self, length: int) -> list[int]:
+        """One shared id list per length (the queues only read lengths; no memory for the collector to walk)."""
+        return self._ids.setdefault(length, [1] * length)
 
     def lengths(self, count: int) -> list[int]:
         return [min(8192, self.rng.choice(LENGTHS) + self.rng.randrange(8)) for _ in range(count)]
@@ -60,7 +66,7 @@ def time_old(module: Any, size: int, takes: int, budget: int, batch: int, paddin
     arrivals = Arrivals(size)
     b = module.Batcher("bench", [], max_batch_tokens=budget, max_batch_size=batch, wait_s=0, max_queue=10**9,
                        max_padding=padding)
-    b._pending = [module.WorkItem(arrivals.ids[n], None) for n in arrivals.lengths(size)]
+    b._pending = [module.WorkItem(arrivals.ids(n), None) for n in arrivals.lengths(size)]
     b._pending_tokens = sum(len(it.ids) for it in b._pending)
     times = []
     for _ in range(takes):
@@ -68,7 +74,7 @@ def time_old(module: Any, size: int, takes: int, budget: int, batch: int, paddin
         with b._cond:
             taken = b._take_batch()
         times.append(time.perf_counter() - started)
-        new = [module.WorkItem(arrivals.ids[n], None) for n in arrivals.lengths(len(taken))]
+        new = [module.WorkItem(arrivals.ids(n), None) for n in arrivals.lengths(len(taken))]
         with b._cond:
             b._pending.extend(new)
             b._pending_tokens += sum(len(it.ids) for it in new)
@@ -78,13 +84,13 @@ def time_old(module: Any, size: int, takes: int, budget: int, batch: int, paddin
 def time_new(size: int, takes: int, budget: int, batch: int, padding: float) -> list[float]:
     arrivals = Arrivals(size)
     q = LengthQueue()
-    q.push(WorkItem(arrivals.ids[n], None) for n in arrivals.lengths(size))
+    q.push(WorkItem(arrivals.ids(n), None) for n in arrivals.lengths(size))
     times = []
     for _ in range(takes):
         started = time.perf_counter()
         taken, _ = q.take(budget, batch, padding)
         times.append(time.perf_counter() - started)
-        q.push(WorkItem(arrivals.ids[n], None) for n in arrivals.lengths(len(taken)))
+        q.push(WorkItem(arrivals.ids(n), None) for n in arrivals.lengths(len(taken)))
     return times
 
 
@@ -102,6 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     gc.enable()
     old = old_batcher_module(args.baseline)
+    load_before = os.getloadavg()[0]
     rows = []
     print(f"{'settings':8} {'waiting':>8} {'before median':>14} {'p99':>9} {'after median':>13} {'p99':>9}  ratio")
     for name, (budget, batch, padding) in SETTINGS.items():
@@ -112,8 +119,14 @@ def main() -> None:
             rows.append({"settings": name, "waiting": size, "before": before, "after": after})
             print(f"{name:8} {size:8d} {before['median_ms']:12.3f}ms {before['p99_ms']:7.3f}ms "
                   f"{after['median_ms']:11.3f}ms {after['p99_ms']:7.3f}ms  {ratio:6.1f}x")
+    load = {"before": round(load_before, 1), "after": round(os.getloadavg()[0], 1), "cpus": os.cpu_count()}
+    print(f"load average (1 min) {load['before']} -> {load['after']} on {load['cpus']} CPUs: on a shared machine "
+          "absolute times grow with the load; compare before and after within one run")
     if args.json:
-        args.json.write_text(json.dumps({"baseline": args.baseline, "takes": args.takes, "rows": rows}, indent=1))
+        machine = {"processor": platform.processor() or platform.machine(), "python": platform.python_version(),
+                   "load_average": load}
+        args.json.write_text(json.dumps({"baseline": args.baseline, "takes": args.takes, "machine": machine,
+                                         "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":

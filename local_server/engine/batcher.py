@@ -313,6 +313,8 @@ class Batcher:
             failure = None
             try:
                 outputs = replica.runtime.finish(prepared, executed)
+                if len(outputs) != len(items):
+                    raise ValueError(f"the runtime returned {len(outputs)} outputs for {len(items)} inputs")
             except Exception as exc:
                 failure = _Failure.of(exc)
             ended = time.perf_counter()
