@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from local_server.dialects.shapes import as_text_list, model_named
+from local_server.dialects.shapes import as_text_list
 from local_server.engine.types import EMBEDDING, EmbedNeeds, ServedModel
 from local_server.http.auth import Auth, Core
 from local_server.http.errors import BadRequest
@@ -94,7 +94,7 @@ async def show(body: ShowRequest, core: Core) -> FastJSONResponse:
     requested = body.model or body.name
     if not requested:
         raise BadRequest("missing 'model'")
-    model = model_named(core, requested)
+    model = core.model_named(requested)
     info: dict[str, Any] = {"general.architecture": FAMILY, "general.context_length": model.max_length,
                             f"{FAMILY}.context_length": model.max_length}
     if model.dimension:

@@ -10,7 +10,6 @@ from local_server import __version__
 from local_server.dialects.shapes import now
 from local_server.dialects.xinference import MODEL_TYPES
 from local_server.engine.core import InferenceCore
-from local_server.engine.gpu_memory import gpu_memory
 from local_server.engine.types import EMBEDDING, ServedModel
 from local_server.http.auth import Auth, Core
 from local_server.http.errors import ModelNotReady
@@ -33,7 +32,7 @@ def health_body(core: InferenceCore) -> dict[str, Any]:
     return {"status": status, "ready": core.ready, "version": __version__, "error": core.load_error,
             "device": ", ".join(devices) or None, "models": [_describe(m) for m in core.served_models()],
             "gpus": [{"index": g["index"], "name": g["name"], "memory_used_mb": g["used_bytes"] // 2**20,
-                      "memory_total_mb": g["total_bytes"] // 2**20} for g in gpu_memory()]}
+                      "memory_total_mb": g["total_bytes"] // 2**20} for g in core.gpu_memory()]}
 
 
 @router.get("/health", response_class=FastJSONResponse)

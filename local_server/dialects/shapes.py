@@ -1,4 +1,4 @@
-"""Small helpers every dialect uses to read the shapes clients send."""
+"""Small helpers every dialect uses to read the shapes clients send (model look-ups by name: ``core.model_named``)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,6 @@ import time
 import uuid
 from typing import Any
 
-from local_server.engine import names
-from local_server.engine.core import InferenceCore
-from local_server.engine.errors import ModelNotServed, NotReady
-from local_server.engine.types import ServedModel
 from local_server.http.errors import BadRequest
 
 
@@ -37,20 +33,3 @@ def new_id(prefix: str) -> str:
 
 def now() -> int:
     return int(time.time())
-
-
-def model_named(core: InferenceCore, requested: str | None) -> ServedModel:
-    """The served model a bare name means, whatever its kind (Xinference's and Ollama's look-ups by name).
-
-    Lenient like every route: a name that matches nothing is the only served model when there is one (not in
-    strict mode); with two models it is a 404 that lists them."""
-    if not core.ready:
-        raise NotReady(core.load_error or "models are still loading; retry in a few seconds", retry_after_s=5)
-    served = core.served_models()
-    for model in served:
-        if requested and names.matches(requested, model.names):
-            return model
-    if len(served) == 1 and not core.settings.strict_model_names:
-        return served[0]
-    listed = ", ".join(f"{m.name} ({m.kind})" for m in served)
-    raise ModelNotServed(f"model {requested!r} is not served here; served: {listed}")

@@ -14,7 +14,7 @@ from typing import Any
 
 from fastapi import Request
 
-from local_server.dialects.shapes import model_named, now
+from local_server.dialects.shapes import now
 from local_server.engine.types import EMBEDDING, ServedModel
 from local_server.http.auth import Auth, Core
 from local_server.http.middleware import dialect
@@ -50,4 +50,4 @@ async def cluster_auth(request: Request) -> FastJSONResponse:
 @router.get("/models/{model_uid:path}", response_class=FastJSONResponse, include_in_schema=False,
             dependencies=[Auth])
 async def describe_model(model_uid: str, core: Core) -> FastJSONResponse:
-    return FastJSONResponse(describe(model_named(core, model_uid)))
+    return FastJSONResponse(describe(core.model_named(model_uid)))

@@ -7,16 +7,18 @@ into one call here and translates the neutral result back; no route computes any
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import math
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from local_server.engine import names
-from local_server.engine.errors import InvalidInput, ModelNotServed, NotReady, TooLarge
-from local_server.engine.loading import load_model, resolve_devices
+from local_server.engine.devices import MemoryReadings
+from local_server.engine.errors import InvalidInput, NotReady, TooLarge
+from local_server.engine.loading import load_local
+from local_server.engine.registry import ModelRegistry
 from local_server.engine.types import (
     EMBEDDING,
     RERANKER,
@@ -42,52 +44,75 @@ def sigmoid(x: float) -> float:
     return z / (1.0 + z)
 
 
+# What loads a core's models: the local loader (``loading.load_local``) or another (``scale/``'s Ray deployments);
+# it returns the served models and the devices of this machine they run on.
+Loader = Callable[["Settings"], tuple[list[ServedModel], list[str]]]
+
+
 class InferenceCore:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, loader: Loader | None = None):
         self.settings = settings
-        self.embedder: ServedModel | None = None
-        self.reranker: ServedModel | None = None
+        self.models = ModelRegistry()
         self.ready = False
         self.load_error: str | None = None
+        self._loader = loader
+        self._gpu = MemoryReadings([])
 
     # ---- loading ---------------------------------------------------------------------------------
     def load(self) -> None:
         """Load every configured model (blocking; the app runs this off the event loop at start-up)."""
-        s = self.settings
-        devices = resolve_devices(s.device)
-        if s.embedding_model:
-            self.embedder = load_model(EMBEDDING, s.embedding_model, s, devices)
-        if s.reranker_model:
-            self.reranker = load_model(RERANKER, s.reranker_model, s, devices)
+        models, devices = (self._loader or load_local)(self.settings)
+        for model in models:
+            self.models.add(model)
+        self._gpu = MemoryReadings(devices)
+        self._gpu.refresh()
         self.ready = True
 
     def close(self) -> None:
         for model in self.served_models():
             model.batcher.close()
 
+    def gpu_memory(self) -> list[dict[str, Any]]:
+        """The memory of the GPUs this process serves on (a reading at most a few seconds old; never blocks)."""
+        return self._gpu.latest()
+
     # ---- model selection ---------------------------------------------------------------------------
     def served_models(self) -> list[ServedModel]:
-        return [m for m in (self.embedder, self.reranker) if m is not None]
+        return self.models.served()
+
+    @property
+    def embedder(self) -> ServedModel | None:
+        return self.models.of_kind(EMBEDDING)
+
+    @property
+    def reranker(self) -> ServedModel | None:
+        return self.models.of_kind(RERANKER)
+
+    def _check_ready(self) -> None:
+        if not self.ready:
+            raise NotReady(self.load_error or "models are still loading; retry in a few seconds", retry_after_s=5)
 
     def model_for(self, kind: str, requested: str | None) -> ServedModel:
         """The model a request names, matched leniently; unknown names fall back to the route's model."""
-        if not self.ready:
-            raise NotReady(self.load_error or "models are still loading; retry in a few seconds", retry_after_s=5)
-        model = self.embedder if kind == EMBEDDING else self.reranker
-        if model is None:
-            other = self.reranker if kind == EMBEDDING else self.embedder
-            hint = f"; it serves the {other.kind} model {other.name!r}" if other else ""
-            wanted, option = ("embedding model", "--embedding-model") if kind == EMBEDDING else ("reranker",
-                                                                                              "--reranker-model")
-            raise ModelNotServed(f"this server runs no {wanted}{hint}. Send these requests to a server started "
-                                 f"with {option}")
-        if requested and self.settings.strict_model_names and not names.matches(requested, model.names):
-            raise ModelNotServed(f"model {requested!r} is not served here; served {kind}: {', '.join(model.names)}")
-        return model
+        self._check_ready()
+        return self.models.lookup(requested, kind, strict=self.settings.strict_model_names)
+
+    def model_named(self, requested: str | None) -> ServedModel:
+        """The served model a bare name means, whatever its kind (Xinference's and Ollama's look-ups by name)."""
+        self._check_ready()
+        return self.models.lookup(requested, strict=self.settings.strict_model_names)
 
     def any_model(self) -> ServedModel:
-        """The embedder, else the reranker: for routes that only need a tokenizer (``/tokenize``)."""
-        return self.model_for(EMBEDDING if self.embedder is not None else RERANKER, None)
+        """The first served model (the embedder, else the reranker): for routes that only need a tokenizer."""
+        self._check_ready()
+        served = self.served_models()
+        return served[0] if served else self.model_for(EMBEDDING, None)
+
+    def scoped(self, registry: ModelRegistry) -> InferenceCore:
+        """This core with ``registry`` in place of its models (a per-model base URL's view, for one request)."""
+        view = copy.copy(self)
+        view.models = registry
+        return view
 
     # ---- request limits ----------------------------------------------------------------------------
     def check_count(self, count: int, what: str, limit: int, setting: str) -> None:

@@ -1,4 +1,7 @@
-"""Loading: which devices, where the weights are, and one ServedModel (replicas + batcher) per model."""
+"""Loading: where the weights are, and one ServedModel (replicas + batcher) per model kind the settings name.
+
+``load_local`` is the core's default loader; another loader (``scale/``: models served by Ray deployments) is
+passed to ``InferenceCore`` in its place."""
 
 from __future__ import annotations
 
@@ -8,10 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from local_server.engine.batcher import Batcher
+from local_server.engine.devices import resolve_devices
 from local_server.engine.errors import ModelLoadError
-from local_server.engine.runtime import M3Runtime, RerankerRuntime, Runtime
+from local_server.engine.registry import KINDS
+from local_server.engine.runtime import Runtime
 from local_server.engine.tokenization import ModelTokenizer
-from local_server.engine.types import EMBEDDING, RERANKER, EmbedNeeds, ServedModel
+from local_server.engine.types import ServedModel
 from local_server.hub import HubError, fetch
 
 if TYPE_CHECKING:  # the engine takes any object with these settings; config imports nothing of it
@@ -24,25 +29,6 @@ log = logging.getLogger("bge_local.loading")
 # 0.26-0.80 CPU-seconds per 1k tokens on mixed lengths). A GPU keeps the token budget alone, where padding
 # mostly fills idle compute.
 CPU_MAX_PADDING = 0.1
-
-
-def resolve_devices(device: str | None) -> list[str]:
-    import torch
-
-    if device is None or device in {"", "auto"}:
-        return ["cuda:0"] if torch.cuda.is_available() else ["cpu"]
-    devices = [d.strip() for d in device.split(",") if d.strip()]
-    resolved = []
-    for d in devices:
-        if d == "cuda":
-            d = "cuda:0"
-        if d.isdigit():
-            d = f"cuda:{d}"
-        if d.startswith("cuda") and not torch.cuda.is_available():
-            raise ModelLoadError(f"--device {device} asks for CUDA but torch sees no GPU "
-                                 "(is this a CPU build of torch, or is CUDA_VISIBLE_DEVICES empty?)")
-        resolved.append(d)
-    return resolved
 
 
 def resolve_model_path(name_or_path: str, cache_dir: str | None) -> str:
@@ -65,17 +51,17 @@ def max_padding(settings: Settings, devices: list[str]) -> float:
 
 
 def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -> ServedModel:
-    """Load one model on every device (one replica each) behind one batcher."""
+    """Load one model of ``kind`` (a key of ``registry.KINDS``) on every device (one replica each) behind one
+    batcher."""
     s = settings
-    runtime_cls: type[Runtime] = M3Runtime if kind == EMBEDDING else RerankerRuntime
+    spec = KINDS[kind]
     path = resolve_model_path(source, s.cache_dir)
-    replicas: list[Runtime] = [runtime_cls(path, device, s.dtype) for device in devices]
+    replicas: list[Runtime] = [spec.runtime(path, device, s.dtype) for device in devices]
     first = replicas[0]
     # XLM-R reserves two positions (the padding offset): 8194 positions hold 8192 tokens.
     max_length = min(s.max_length, first.max_positions - 2)
     canonical = Path(source.rstrip("/")).name
-    aliases = s.embedding_names if kind == EMBEDDING else s.reranker_names
-    served = [canonical, *aliases]
+    served = [canonical, *spec.aliases(s)]
     if source != canonical:
         served.append(source)
     batcher = Batcher(
@@ -85,7 +71,7 @@ def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -
         max_batch_size=s.max_batch_size,
         wait_s=s.batch_wait_ms / 1000.0,
         max_queue=s.max_queue_inputs,
-        merge_needs=EmbedNeeds.union if kind == EMBEDDING else (lambda a, b: a),
+        merge_needs=spec.merge_needs,
         max_padding=max_padding(s, devices),
     )
     dtype = str(first.dtype).replace("torch.", "")
@@ -96,4 +82,12 @@ def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -
                        dimension=getattr(first, "hidden_size", None))
 
 
-__all__ = ["EMBEDDING", "RERANKER", "load_model", "max_padding", "resolve_devices", "resolve_model_path"]
+def load_local(settings: Settings) -> tuple[list[ServedModel], list[str]]:
+    """Every model kind the settings name, on this machine's devices; and those devices."""
+    devices = resolve_devices(settings.device)
+    models = [load_model(kind, source, settings, devices)
+              for kind, spec in KINDS.items() if (source := spec.source(settings))]
+    return models, devices
+
+
+__all__ = ["load_local", "load_model", "max_padding", "resolve_devices", "resolve_model_path"]

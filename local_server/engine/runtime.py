@@ -11,6 +11,7 @@ sequence-classification model. FlagEmbedding is not imported: it is the test sui
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +74,32 @@ def _load_head(path: Path, dtype: Any, device: str):
 
 
 class Runtime:
-    """What the batcher needs of a replica."""
+    """What the batcher needs of a replica: three stages it runs on three threads, so that host work overlaps
+    the device's. ``prepare`` (host side, no device sync) runs while the previous batch executes; ``execute``
+    launches the device work and may return device tensors unsynchronised; ``finish`` makes the one
+    device-to-host copy and splits it per input, on a post-processing thread. Any stage may raise (a CUDA
+    out-of-memory included). These defaults run the whole ``forward`` in ``execute``."""
 
     device: str
     tokenizer: Any
     dtype: Any
     max_positions: int
     pad_id: int
+
+    def prepare(self, batch: list[list[int]], needs: Any) -> Any:
+        return batch, needs
+
+    def execute(self, prepared: Any) -> Any:
+        batch, needs = prepared
+        return self.forward(batch, needs)
+
+    def finish(self, prepared: Any, executed: Any) -> list[Any]:
+        return executed
+
+    def device_context(self) -> AbstractContextManager[Any]:
+        """Entered once by the replica's device thread for its lifetime: the hook where a runtime makes its own
+        CUDA stream current (two replicas on one GPU then never share the default stream)."""
+        return nullcontext()
 
     def forward(self, batch: list[list[int]], needs: Any) -> list[Any]:  # pragma: no cover - interface
         raise NotImplementedError

@@ -1,19 +1,97 @@
-"""The engine's neutral request and result types: what every dialect translates to and from."""
+"""The engine's bottom floor: the neutral request and result types every dialect translates to and from, and the
+shapes the engine's rooms agree on (batch statistics, batch-size buckets, what a tokenizer and a model backend
+offer). It imports nothing from the rest of the engine, so every other module may import it.
+"""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from local_server.engine.batcher import BatchStats
-    from local_server.engine.tokenization import ModelTokenizer
-
 EMBEDDING = "embedding"
 RERANKER = "reranker"
+
+# Upper bounds of the batch-size histogram's buckets (inputs per forward pass): /metrics, Ray's metrics and the
+# batcher's shape buckets all use this one tuple.
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+def size_bucket(inputs: int) -> int:
+    """The index in ``BATCH_SIZE_BUCKETS`` (``len(...)`` for more than the last bound) of a batch of ``inputs``."""
+    return bisect.bisect_left(BATCH_SIZE_BUCKETS, inputs)
+
+
+# Token-count buckets: 8 steps per doubling above 64 tokens (a batch rounded up to its bucket computes at most
+# 1/8 more), so a runtime that pads a packed batch to its bucket (a CUDA graph, a kernel plan cache) sees about
+# 60 shapes between 64 and 16k tokens instead of one per token count.
+_TOKEN_STEPS_PER_DOUBLING = 8
+
+
+def token_bucket(tokens: int) -> int:
+    """The smallest bucket bound >= ``tokens`` (multiples of 8 up to 64, then 8 steps per doubling)."""
+    if tokens <= 64:
+        return max(8, -(-tokens // 8) * 8)
+    base = 1 << (tokens.bit_length() - 1)  # the power of two at or below
+    step = max(8, base // _TOKEN_STEPS_PER_DOUBLING)
+    return -(-tokens // step) * step
+
+
+def token_bucket_floor(tokens: int) -> int:
+    """The largest bucket bound <= ``tokens`` (a token budget rounded down so that its bucket never exceeds it);
+    below 8 tokens, ``tokens`` itself."""
+    if tokens < 8:
+        return max(tokens, 1)
+    if tokens <= 64:
+        return tokens // 8 * 8
+    base = 1 << (tokens.bit_length() - 1)
+    step = max(8, base // _TOKEN_STEPS_PER_DOUBLING)
+    return tokens // step * step
+
+
+@dataclass
+class BatchStats:
+    """Monotonic counts of what a batcher did, read (as a snapshot) by /metrics, the stats page and Ray's metrics.
+
+    Every replica thread updates them under one lock, so counts are never lost with several devices."""
+
+    batches: int = 0
+    inputs: int = 0
+    tokens: int = 0  # real tokens computed
+    padded_tokens: int = 0  # tokens computed including padding (as a padded rectangle: width x inputs)
+    oom_splits: int = 0
+    dropped: int = 0  # inputs whose request went away before they ran
+    failed_inputs: int = 0  # inputs whose forward pass failed (after isolation)
+    busy_s: float = 0.0  # time the devices were computing, summed over replicas (utilisation = its rate)
+    batch_size_counts: list[int] = field(default_factory=lambda: [0] * (len(BATCH_SIZE_BUCKETS) + 1))
+
+    def copy(self) -> BatchStats:
+        return BatchStats(**{**self.__dict__, "batch_size_counts": list(self.batch_size_counts)})
+
+
+class Tokenizer(Protocol):
+    """What the core needs of a model's tokenizer (``engine.tokenization.ModelTokenizer`` is the one there is).
+    Thread-safe: the core calls it from worker threads."""
+
+    def encode(self, texts: Sequence[str], *, max_length: int, truncate: bool, special: bool = True,
+               keep: str = "start") -> list[list[int]]: ...
+
+    def encode_pairs(self, pairs: Sequence[tuple[str, str]], *, max_length: int, truncate: bool,
+                     ) -> list[list[int]]: ...
+
+    def tokenize(self, texts: list[str], *, special: bool, offsets: bool) -> Tokenized: ...
+
+    def pieces(self, text: str) -> tuple[list[int], list[str]]: ...
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+    def token_strings(self, ids: Sequence[int]) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -56,12 +134,12 @@ class ModelBackend(Protocol):
 class ServedModel:
     """One loaded model: its names, where it runs, its tokenizer and the batcher in front of its replicas."""
 
-    kind: str  # EMBEDDING or RERANKER
+    kind: str  # a key of engine.registry.KINDS: EMBEDDING or RERANKER
     names: list[str]  # canonical name first
     path: str
     max_length: int
     batcher: ModelBackend
-    tokenizer: ModelTokenizer  # thread-safe; the only way requests tokenize
+    tokenizer: Tokenizer  # thread-safe; the only way requests tokenize
     devices: list[str]
     dtype: str
     dimension: int | None = None

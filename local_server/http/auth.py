@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from local_server.engine.core import InferenceCore
 from local_server.http.errors import Unauthorized
-from local_server.http.model_urls import SCOPE_KEY, ScopedCore
+from local_server.http.model_urls import SCOPE_KEY, scoped_core
 
 
 def get_core(request: Request) -> InferenceCore:
@@ -19,7 +19,7 @@ def get_core(request: Request) -> InferenceCore:
     if pinned is None:
         return core
     model, prefix = pinned
-    return cast(InferenceCore, ScopedCore(core, model, prefix))  # the same interface, one model in it
+    return scoped_core(core, model, prefix)
 
 
 def require_key(request: Request) -> None:

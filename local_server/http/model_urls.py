@@ -13,17 +13,13 @@ plain ``GET /models`` (the model list) and ``GET /models/<name>`` (one model's d
 Names match leniently, as in request bodies (``BAAI/bge-m3``, ``BGE-M3``, ``bge-m3:latest``).
 
 The request frame (middleware.py) strips the prefix before routing and records the model in the ASGI scope; the ``Core``
-dependency then hands the routes a ``ScopedCore``, the core as seen from that URL.
+dependency then hands the routes ``scoped_core(...)``: the core with its model registry scoped to that model.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from local_server.engine import names
 from local_server.engine.core import InferenceCore
-from local_server.engine.errors import ModelNotServed, NotReady
-from local_server.engine.types import EMBEDDING, ServedModel
+from local_server.engine.types import ServedModel
 from local_server.http.errors import NotFound
 
 PREFIX = "/models/"
@@ -46,11 +42,10 @@ def split_model_prefix(path: str, core: InferenceCore) -> tuple[ServedModel, str
         if len(segments) <= width:
             break
         wanted = "/".join(segments[:width])
-        for model in core.served_models():
-            if names.matches(wanted, model.names):
-                return model, PREFIX + wanted, "/" + "/".join(segments[width:])
-    bare_id = len(segments) == 1 or (len(segments) == 2 and any(
-        names.matches("/".join(segments), m.names) for m in core.served_models()))
+        model = core.models.find(wanted)
+        if model is not None:
+            return model, PREFIX + wanted, "/" + "/".join(segments[width:])
+    bare_id = len(segments) == 1 or (len(segments) == 2 and core.models.find("/".join(segments)) is not None)
     if bare_id:  # /models/<id> or /models/<org>/<id>: one model's description, a route of its own
         return None
     served = ", ".join(f"{model_url(m.name)} ({m.kind})" for m in core.served_models())
@@ -58,38 +53,12 @@ def split_model_prefix(path: str, core: InferenceCore) -> tuple[ServedModel, str
                    code="model_not_found")
 
 
-class ScopedCore:
-    """The inference core as seen from one model's base URL: that model is the only one served.
+def scoped_core(core: InferenceCore, model: ServedModel, prefix: str) -> InferenceCore:
+    """The inference core as seen from one model's base URL: that model is the only one served, and a request
+    for another kind names the URL of the model that serves it."""
 
-    Everything but model selection is the core's own (attributes are looked up on it)."""
+    def other_kind(only: ServedModel, other: ServedModel | None) -> str:
+        where = f"; send these requests to {model_url(other.name)}" if other else ""
+        return f"{prefix} serves the {only.kind} model {only.name} only{where}"
 
-    def __init__(self, core: InferenceCore, model: ServedModel, prefix: str):
-        self._core = core
-        self._model = model
-        self.prefix = prefix
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._core, name)
-
-    @property
-    def embedder(self) -> ServedModel | None:
-        return self._model if self._model.kind == EMBEDDING else None
-
-    @property
-    def reranker(self) -> ServedModel | None:
-        return self._model if self._model.kind != EMBEDDING else None
-
-    def any_model(self) -> ServedModel:
-        if not self._core.ready:
-            raise NotReady(self._core.load_error or "models are still loading", retry_after_s=5)
-        return self._model
-
-    def served_models(self) -> list[ServedModel]:
-        return [self._model]
-
-    def model_for(self, kind: str, requested: str | None) -> ServedModel:
-        if kind != self._model.kind:
-            other = next((m for m in self._core.served_models() if m.kind == kind), None)
-            where = f"; send these requests to {model_url(other.name)}" if other else ""
-            raise ModelNotServed(f"{self.prefix} serves the {self._model.kind} model {self._model.name} only{where}")
-        return self._core.model_for(kind, requested)
+    return core.scoped(core.models.scoped(model, other_kind))

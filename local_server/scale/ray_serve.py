@@ -34,7 +34,8 @@ from ray.serve.handle import DeploymentHandle
 from local_server.config import Settings
 from local_server.engine.core import InferenceCore
 from local_server.engine.loading import load_model, max_padding, resolve_devices
-from local_server.engine.types import EMBEDDING, RERANKER, ServedModel
+from local_server.engine.registry import KINDS
+from local_server.engine.types import BATCH_SIZE_BUCKETS, EMBEDDING, RERANKER, ServedModel
 from local_server.scale.remote import DeploymentBackend
 from local_server.scale.serve_config import (
     EMBEDDER_DEPLOYMENT,
@@ -70,7 +71,7 @@ class _ReplicaMetrics:
         from ray.serve import metrics
 
         self.batch_size = metrics.Histogram("bge_local_batch_size", "inputs per forward pass",
-                                            boundaries=[1, 2, 4, 8, 16, 32, 64, 128, 256, 512], tag_keys=("model",))
+                                            boundaries=list(BATCH_SIZE_BUCKETS), tag_keys=("model",))
         self.tokens = metrics.Counter("bge_local_tokens", "tokens processed (without padding)", tag_keys=("model",))
         self.padded = metrics.Counter("bge_local_padded_tokens", "tokens computed including padding",
                                       tag_keys=("model",))
@@ -89,7 +90,7 @@ class ModelReplica:
     def __init__(self, kind: str, args: dict[str, Any]):
         self.kind = kind
         self.settings = settings_from_config(args)
-        source = self.settings.embedding_model if kind == EMBEDDING else self.settings.reranker_model
+        source = KINDS[kind].source(self.settings)
         if not source:
             raise ValueError(f"the {kind} deployment has no model: its setting is off")
         # Serve routes to this replica only once the constructor has returned: loaded means ready.
@@ -101,12 +102,9 @@ class ModelReplica:
         """New batching settings for the running batcher (Serve calls this on a ``user_config`` change)."""
         self.settings = apply_tunable(self.settings, user_config)
         s, batcher = self.settings, self.model.batcher
-        with batcher._cond:  # the workers read these under the same lock when they form a batch
-            batcher.max_batch_tokens = max(s.max_batch_tokens, self.model.max_length)
-            batcher.max_batch_size = s.max_batch_size
-            batcher.wait_s = s.batch_wait_ms / 1000.0
-            batcher.max_queue = s.max_queue_inputs
-            batcher.max_padding = max_padding(s, self.model.devices)
+        batcher.reconfigure(max_batch_tokens=max(s.max_batch_tokens, self.model.max_length),
+                            max_batch_size=s.max_batch_size, wait_s=s.batch_wait_ms / 1000.0,
+                            max_queue=s.max_queue_inputs, max_padding=max_padding(s, self.model.devices))
         log.info("%s batching: max_batch_tokens=%d max_batch_size=%d batch_wait_ms=%s max_queue_inputs=%d",
                  self.kind, batcher.max_batch_tokens, batcher.max_batch_size, s.batch_wait_ms, batcher.max_queue)
 
@@ -138,8 +136,7 @@ class ModelReplica:
                 "tokens": s.tokens, "max_batch_tokens": self.model.batcher.max_batch_tokens}
 
     def check_health(self) -> None:
-        batcher = self.model.batcher
-        if batcher._closed or not all(t.is_alive() for t in batcher._threads):
+        if not self.model.batcher.healthy():
             raise RuntimeError(f"the {self.kind} batcher has stopped")
 
     def __del__(self) -> None:
@@ -150,17 +147,20 @@ class ModelReplica:
             model.batcher.close()
 
 
-class RemoteModelsCore(InferenceCore):
-    """The ingress's core: the local core in every respect but loading, which asks each model deployment
-    for its served model and puts a ``DeploymentBackend`` in place of the batcher."""
+_DEPLOYMENTS = {EMBEDDING: EMBEDDER_DEPLOYMENT, RERANKER: RERANKER_DEPLOYMENT}
 
-    def __init__(self, settings: Settings, handles: dict[str, DeploymentHandle]):
-        super().__init__(settings)
+
+class RemoteLoader:
+    """The ingress core's loader: asks each model deployment for its served model and puts a
+    ``DeploymentBackend`` in place of the batcher. The ingress serves on no device of its own."""
+
+    def __init__(self, handles: dict[str, DeploymentHandle]):
         self.handles = handles
 
-    def load(self) -> None:
+    def __call__(self, settings: Settings) -> tuple[list[ServedModel], list[str]]:
+        models = []
         for kind, handle in self.handles.items():
-            name = EMBEDDER_DEPLOYMENT if kind == EMBEDDING else RERANKER_DEPLOYMENT
+            name = _DEPLOYMENTS[kind]
             response = handle.options(method_name="describe").remote()
             while True:
                 try:
@@ -168,12 +168,9 @@ class RemoteModelsCore(InferenceCore):
                     break
                 except TimeoutError:
                     log.info("waiting for a replica of the %s deployment to load its model", name)
-            model.batcher = DeploymentBackend(handle, name, self.settings)
-            if kind == EMBEDDING:
-                self.embedder = model
-            else:
-                self.reranker = model
-        self.ready = True
+            model.batcher = DeploymentBackend(handle, name, settings)
+            models.append(model)
+        return models, []
 
 
 @serve.ingress()
@@ -183,7 +180,7 @@ class Ingress:
     def __init__(self, args: dict[str, Any], embedder: DeploymentHandle | None, reranker: DeploymentHandle | None):
         self.settings = settings_from_config(args)
         handles = {kind: h for kind, h in ((EMBEDDING, embedder), (RERANKER, reranker)) if h is not None}
-        self.core = RemoteModelsCore(self.settings, handles)
+        self.core = InferenceCore(self.settings, loader=RemoteLoader(handles))
 
     def __serve_build_asgi_app__(self):
         from local_server.server.app import create_app

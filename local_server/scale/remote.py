@@ -23,8 +23,8 @@ from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError, DeploymentUnavailableError, ReplicaUnavailableError
 from ray.serve.handle import DeploymentHandle
 
-from local_server.engine.batcher import BatchStats
 from local_server.engine.errors import NotReady, QueueFull
+from local_server.engine.types import BatchStats
 
 log = logging.getLogger("bge_local.ray")
 

@@ -13,9 +13,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from local_server.engine.batcher import BATCH_SIZE_BUCKETS
 from local_server.engine.core import InferenceCore
-from local_server.engine.gpu_memory import gpu_memory
+from local_server.engine.types import BATCH_SIZE_BUCKETS
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
@@ -64,7 +63,7 @@ class EngineCollector(Collector):
         yield sizes
         used = GaugeMetricFamily("bge_local_gpu_memory_used_bytes", "GPU memory in use", labels=["gpu"])
         total = GaugeMetricFamily("bge_local_gpu_memory_total_bytes", "GPU memory in total", labels=["gpu"])
-        for gpu in gpu_memory():  # no samples on a CPU-only machine: the families stay declared for dashboards
+        for gpu in core.gpu_memory():  # no samples without a served GPU: the families stay declared for dashboards
             used.add_metric([str(gpu["index"])], gpu["used_bytes"])
             total.add_metric([str(gpu["index"])], gpu["total_bytes"])
         yield used

@@ -44,9 +44,9 @@ def _app(m3: M3Runtime, runtime: Runtime, batch_size: int):
     core = InferenceCore(settings)
     batcher = Batcher(EMBEDDING, [runtime], max_batch_tokens=10**6, max_batch_size=batch_size, wait_s=600,
                       max_queue=100, merge_needs=EmbedNeeds.union)
-    core.embedder = ServedModel(kind=EMBEDDING, names=["bge-m3"], path="tiny", max_length=8192, batcher=batcher,
+    core.models.add(ServedModel(kind=EMBEDDING, names=["bge-m3"], path="tiny", max_length=8192, batcher=batcher,
                                 tokenizer=ModelTokenizer(m3.tokenizer), devices=["cpu"], dtype="float32",
-                                dimension=m3.hidden_size)
+                                dimension=m3.hidden_size))
     core.ready = True
     return create_app(settings, core=core), core
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from local_server.engine.batcher import Batcher
-from local_server.engine.runtime import M3Runtime
+from local_server.engine.runtime import M3Runtime, Runtime
 from local_server.engine.types import EmbedNeeds
 
 
-class RecordingRuntime:
+class RecordingRuntime(Runtime):
     """The real runtime, recording each forward pass's (inputs, tokens, padded tokens) as the batcher formed it."""
 
     def __init__(self, inner: M3Runtime):

@@ -1,0 +1,126 @@
+"""Which model? Decided here, once: the kinds of model the engine can serve, and the models a core serves.
+
+``KINDS`` is the table of model kinds: for each, the runtime class that runs it, the settings that name it and
+how a batch merges its requests' needs. A third kind of model (an M3 hybrid scorer, another reranker) is one
+entry here plus its runtime class. ``ModelRegistry`` holds the served models and answers every "which model?"
+question with one lenient look-up, used by the core (``model_for``: a route's kind and the name in its body),
+by the dialects that look models up by name alone (Xinference, Ollama) and by the per-model base URLs (a
+registry scoped to one model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from local_server.engine import names
+from local_server.engine.errors import ModelNotServed
+from local_server.engine.runtime import M3Runtime, RerankerRuntime, Runtime
+from local_server.engine.types import EMBEDDING, RERANKER, EmbedNeeds, ServedModel
+
+
+def _first(a: Any, b: Any) -> Any:
+    return a
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """One kind of model: what runs it and which settings configure it."""
+
+    kind: str
+    runtime: type[Runtime]
+    source_setting: str  # the setting naming the model to serve (a hub id or a directory; None: not served)
+    names_setting: str  # the setting listing extra names it answers to
+    what: str  # in messages: "this server runs no <what>"
+    merge_needs: Callable[[Any, Any], Any] = _first  # the union of two requests' needs in one batch
+
+    @property
+    def option(self) -> str:
+        return "--" + self.source_setting.replace("_", "-")
+
+    def source(self, settings: Any) -> str | None:
+        return getattr(settings, self.source_setting)
+
+    def aliases(self, settings: Any) -> list[str]:
+        return list(getattr(settings, self.names_setting))
+
+
+KINDS: dict[str, ModelKind] = {
+    EMBEDDING: ModelKind(EMBEDDING, M3Runtime, "embedding_model", "embedding_names", "embedding model",
+                         EmbedNeeds.union),
+    RERANKER: ModelKind(RERANKER, RerankerRuntime, "reranker_model", "reranker_names", "reranker"),
+}
+
+
+class ModelRegistry:
+    """The served models, at most one per kind, in ``KINDS`` order (the embedder first)."""
+
+    def __init__(self, models: list[ServedModel] | None = None):
+        self._models: dict[str, ServedModel] = {}
+        for model in models or []:
+            self.add(model)
+
+    def add(self, model: ServedModel) -> None:
+        if model.kind not in KINDS:
+            raise ValueError(f"unknown model kind {model.kind!r}; known: {', '.join(KINDS)}")
+        self._models[model.kind] = model
+        order = list(KINDS)
+        self._models = dict(sorted(self._models.items(), key=lambda kv: order.index(kv[0])))
+
+    def served(self) -> list[ServedModel]:
+        return list(self._models.values())
+
+    def of_kind(self, kind: str) -> ServedModel | None:
+        return self._models.get(kind)
+
+    def find(self, name: str) -> ServedModel | None:
+        """The served model ``name`` means (matched leniently: ``BAAI/bge-m3``, ``BGE-M3:latest``...), or None."""
+        return next((m for m in self._models.values() if names.matches(name, m.names)), None)
+
+    def scoped(self, model: ServedModel, other_kind: Callable[[ServedModel, ServedModel | None], str]
+               ) -> ModelRegistry:
+        """This registry as seen from one model's base URL: only ``model`` is served. ``other_kind(model,
+        other)`` is the message for a request of another kind (``other``: the model serving it here, if any)."""
+        return _ScopedRegistry(self, model, other_kind)
+
+    def missing_kind(self, kind: str) -> str:
+        """Why a request for ``kind`` cannot be served here."""
+        spec = KINDS[kind]
+        others = self.served()
+        hint = f"; it serves the {others[0].kind} model {others[0].name!r}" if others else ""
+        return f"this server runs no {spec.what}{hint}. Send these requests to a server started with {spec.option}"
+
+    def lookup(self, requested: str | None, kind: str | None = None, *, strict: bool = False) -> ServedModel:
+        """The one model look-up. With ``kind`` (a route's task): that kind's model; a name that matches none of
+        its names is served by it anyway unless ``strict``. Without ``kind`` (a bare name: Xinference, Ollama):
+        the model the name matches; an unknown name is the only served model when there is one (not in strict
+        mode), else a ``ModelNotServed`` listing the served models."""
+        if kind is not None:
+            model = self.of_kind(kind)
+            if model is None:
+                raise ModelNotServed(self.missing_kind(kind))
+            if requested and strict and not names.matches(requested, model.names):
+                raise ModelNotServed(f"model {requested!r} is not served here; served {kind}: "
+                                     f"{', '.join(model.names)}")
+            return model
+        served = self.served()
+        found = self.find(requested) if requested else None
+        if found is not None:
+            return found
+        if len(served) == 1 and not strict:
+            return served[0]
+        listed = ", ".join(f"{m.name} ({m.kind})" for m in served)
+        raise ModelNotServed(f"model {requested!r} is not served here; served: {listed}")
+
+
+class _ScopedRegistry(ModelRegistry):
+    def __init__(self, parent: ModelRegistry, model: ServedModel,
+                 other_kind: Callable[[ServedModel, ServedModel | None], str]):
+        super().__init__([model])
+        self._parent = parent
+        self._other_kind = other_kind
+
+    def missing_kind(self, kind: str) -> str:
+        only = self.served()[0]
+        return self._other_kind(only, self._parent.of_kind(kind))
