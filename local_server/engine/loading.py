@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from local_server.engine.batcher import Batcher
 from local_server.engine.errors import ModelLoadError
 from local_server.engine.runtime import M3Runtime, RerankerRuntime, Runtime
-from local_server.engine.tokenization import ModelTokenizer
 from local_server.engine.types import EMBEDDING, RERANKER, EmbedNeeds, ServedModel
 from local_server.hub import HubError, fetch
 
@@ -92,7 +91,7 @@ def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -
     log.info("loaded %s %s from %s on %s (%s), max length %d", kind, canonical, path, ", ".join(devices),
              dtype, max_length)
     return ServedModel(kind=kind, names=served, path=path, max_length=max_length, batcher=batcher,
-                       tokenizer=ModelTokenizer(first.tokenizer), devices=devices, dtype=dtype,
+                       tokenizer=first.tokenizer, devices=devices, dtype=dtype,
                        dimension=getattr(first, "hidden_size", None))
 
 
