@@ -102,7 +102,7 @@ class XlmrRuntime(Runtime):
         self.hidden_size = self.config.hidden_size
         # One stream per replica: two replicas on one GPU do not queue behind each other on the default stream.
         self.stream = torch.cuda.Stream(device=device) if device.startswith("cuda") else None
-        with torch.inference_mode(), self._on_stream():
+        with torch.no_grad(), self._on_stream():
             self._state = read_state(self.path)
             weights = take_encoder(self._state, self.config, device, self.dtype)
             self.attention_backend, attend = attention_backends.select(
@@ -155,7 +155,7 @@ class M3Runtime(XlmrRuntime):
 
         needs: EmbedNeeds = prepared.needs
         layout = self.heads.layout(needs)
-        with torch.inference_mode(), self._on_stream():
+        with torch.no_grad(), self._on_stream():
             hidden = self.encoder(prepared)
             return _Launched(self.heads(hidden, prepared, layout), layout)
 
@@ -197,7 +197,7 @@ class RerankerRuntime(XlmrRuntime):
     def execute(self, prepared: Any) -> _Launched:
         import torch
 
-        with torch.inference_mode(), self._on_stream():
+        with torch.no_grad(), self._on_stream():
             return _Launched(self.head(self.encoder(prepared), prepared))
 
     def finish(self, prepared: Any, executed: _Launched) -> list[float]:
