@@ -8,10 +8,14 @@
 #    this checkout) — from wheels carried in .whl/ when that folder exists (no network needed), else from
 #    PyPI. The test tools (pytest, pytest-timeout, sentencepiece, protobuf, psutil) are the
 #    machine's where it has them;
-# 2. runs the CUDA-path tests (tests/gpu: fp16/bf16 vs fp32, two replicas on one GPU, a real OOM split);
+# 2. runs the CUDA-path tests (tests/gpu: fp16/bf16 vs fp32, the packed forward's attention kernel and padding
+#    share, two replicas on one GPU, a real OOM split);
 # 3. runs the GPU benchmark (bench/run.py --device cuda --size full, bge-local only, scaled to fit);
 # and writes everything under one folder: device_check.log, summary.json, env.txt, gpu-tests.xml,
-# gpu-tests.jsonl, bench.json. Each step has its own time limit; the whole stays under 8 minutes.
+# gpu-tests.jsonl (per test: the attention kernel, padding share, ms per batch...), bench.json (rewritten after
+# every scenario, so a step that times out still leaves what it measured) and bench-logs/ (the servers' logs).
+# Each step has its own time limit (`timeout`), the summary is written on any exit (trap); the whole stays
+# under 8 minutes. DRY_RUN=1 runs the same steps on a CPU machine (CUDA tests skip, a tiny CPU benchmark).
 #
 # Preparing the wheels here (a machine with PyPI), for a GPU machine with Python 3.12 and no network:
 #   bash bench/device_check.sh --fetch-wheels [PYTHON_VERSION]    # -> .whl/ (keep it out of git)
@@ -113,10 +117,10 @@ install() {
     grep -E "$TEST_TOOLS" locks/test.txt | pins >"$SITE.test-tools.txt"
     "${pip[@]}" -r "$SITE.test-tools.txt"
   fi
-  "$PY" -c "import torch, transformers, fastapi, local_server; \
+  "$PY" -c "import torch, tokenizers, fastapi, local_server; \
 assert torch.cuda.is_available() or '$DRY_RUN' == '1', 'torch sees no GPU'; \
-assert transformers.__file__.startswith('$SITE'), transformers.__file__; \
-print('torch', torch.__version__, 'transformers', transformers.__version__, 'bge-local', local_server.__version__)"
+assert fastapi.__file__.startswith('$SITE'), fastapi.__file__; \
+print('torch', torch.__version__, 'tokenizers', tokenizers.__version__, 'bge-local', local_server.__version__)"
 }
 export -f pins requirements environment install
 export PY SITE OUT TORCH_FAMILY TORCH_DEPS TEST_TOOLS DRY_RUN
@@ -124,18 +128,20 @@ export PY SITE OUT TORCH_FAMILY TORCH_DEPS TEST_TOOLS DRY_RUN
 step environment 60 environment
 step install 240 install
 [ "${STATUS[install]}" = ok ] || { echo "install failed: nothing else can run"; exit 1; }
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONUNBUFFERED=1
+export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
 export BGE_LOCAL_GPU_RESULTS="$OUT" BGE_LOCAL_GPU_TEST_SIZE="$SIZE"
 rm -f "$OUT/gpu-tests.jsonl"
 step gpu-tests 240 "$PY" -m pytest tests/gpu -v -p no:cacheprovider -o addopts="" \
   --timeout 200 --junitxml "$OUT/gpu-tests.xml"
+# What the packed forward ran on: the attention kernel and the share of computed tokens that were padding.
+grep -h attention_backend "$OUT/gpu-tests.jsonl" 2>/dev/null || echo "no attention report (the packed-forward test did not run)"
 # The benchmark: bge-local on bge-m3's real shape (random weights), within what is left of 8 minutes.
 left=$(( 470 - ($(date +%s) - started) ))
 bench=(--device cuda --size full --reps "${BENCH_REPS:-2}" --scale "${BENCH_SCALE:-4}")
 [ "$DRY_RUN" = 1 ] && bench=(--device cpu --size tiny --quick --reps 1 --scenarios a)
 if [ "$left" -gt 60 ]; then
   step benchmark "$left" "$PY" bench/run.py "${bench[@]}" --targets bge-local --no-infinity \
-    --out "$OUT/bench.json"
+    --out "$OUT/bench.json" --log-dir "$OUT/bench-logs"
 else
   STATUS[benchmark]="skipped (${left}s left)"; SECONDS_TAKEN[benchmark]=0
 fi

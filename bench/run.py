@@ -26,6 +26,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -111,7 +112,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     print(f"machine: {machine['name']} | device {args.device} | torch {machine['torch']} | "
           f"models {models} ({args.size}: hidden {shape['hidden']}, {shape['layers']} layers)", flush=True)
 
-    log_dir = Path(tempfile.mkdtemp(prefix="bge-bench-logs-"))
+    log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="bge-bench-logs-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
     targets, skipped = make_targets(args, embedder, reranker, log_dir)
     for name, why in skipped.items():
         print(f"skipping {name}: {why}", flush=True)
@@ -149,12 +151,15 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         for key in args.scenarios:
             scenario = SCENARIOS[key]
             report["scenarios"][key] = run_scenario(scenario, targets, counter, shape, args, gpu_sampler)
+            if args.out:  # what is measured so far, in case the run is stopped before the end
+                write_report({**report, "partial": True}, args.out)
         report["total_s"] = round(time.perf_counter() - started, 1)
     except BaseException:
         print(f"\nthe targets' logs are in {log_dir}", file=sys.stderr)
         raise
     else:
-        shutil.rmtree(log_dir, ignore_errors=True)
+        if args.log_dir is None:
+            shutil.rmtree(log_dir, ignore_errors=True)
     finally:
         for target in targets:
             target.stop()
@@ -243,7 +248,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-infinity", action="store_true", help="skip Infinity")
     p.add_argument("--peak-tflops", type=float, help="the device's peak for the %% peak column")
     p.add_argument("--show", type=Path, metavar="JSON", help="print the tables of an earlier run's JSON and exit")
-    p.add_argument("--out", type=Path, help="JSON path (default bench/results/<machine>-<date>.json)")
+    p.add_argument("--out", type=Path, help="JSON path (default bench/results/<machine>-<date>.json); "
+                   "given, it is also rewritten after every scenario (\"partial\": true until the end)")
+    p.add_argument("--log-dir", type=Path, help="keep the servers' logs in DIR (default: a temporary folder, "
+                   "removed after a run without errors)")
     args = p.parse_args(argv)
     gpu = args.device.startswith("cuda")
     args.size = args.size or ("full" if gpu else "small")
@@ -253,7 +261,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    """``timeout`` sends SIGTERM: leave through the ``finally`` blocks, so the servers are stopped."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     args = parse_args(argv)
     if args.show:
         print(tables(json.loads(args.show.read_text())))

@@ -15,7 +15,6 @@ from local_server.engine.devices import resolve_devices
 from local_server.engine.errors import ModelLoadError
 from local_server.engine.registry import KINDS
 from local_server.engine.runtime import Runtime
-from local_server.engine.tokenization import ModelTokenizer
 from local_server.engine.types import ServedModel
 from local_server.hub import HubError, fetch
 
@@ -78,7 +77,7 @@ def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -
     log.info("loaded %s %s from %s on %s (%s), max length %d", kind, canonical, path, ", ".join(devices),
              dtype, max_length)
     return ServedModel(kind=kind, names=served, path=path, max_length=max_length, batcher=batcher,
-                       tokenizer=ModelTokenizer(first.tokenizer), devices=devices, dtype=dtype,
+                       tokenizer=first.tokenizer, devices=devices, dtype=dtype,
                        dimension=getattr(first, "hidden_size", None))
 
 

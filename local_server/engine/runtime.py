@@ -1,22 +1,29 @@
-"""Model runtimes: one loaded model replica on one device, turning padded token-id batches into outputs.
+"""Model runtimes: one loaded model replica on one device, turning token-id batches into outputs.
 
-bge-m3 loads the way its authors publish it: an XLM-RoBERTa backbone (``transformers.AutoModel``) plus two
-small heads saved beside it, ``sparse_linear.pt`` and ``colbert_linear.pt``; this module applies the heads
-itself (dense: the ``<s>`` state, L2-normalised; sparse: ReLU of the sparse head per token; ColBERT: the
-ColBERT head on every position after ``<s>``, L2-normalised). The reranker is a plain transformers
-sequence-classification model. FlagEmbedding is not imported: it is the test suite's reference only
-(``tests/server/test_parity.py``), which keeps these outputs equal to ``BGEM3FlagModel`` / ``FlagReranker``.
+Both models run our own padding-free XLM-RoBERTa forward (``engine/xlmr/``): the weights are read from the
+model directory as published (no transformers model class), a batch is one packed token stream, and only
+the heads differ — bge-m3's dense / sparse / ColBERT outputs from one pass (its two extra heads,
+``sparse_linear.pt`` and ``colbert_linear.pt``, are saved beside the backbone), and the reranker's
+classification head. FlagEmbedding is not imported: it is the test suite's reference only
+(``tests/unit/test_xlmr_forward.py``, ``tests/server/test_parity.py``), which keeps these outputs equal to
+``BGEM3FlagModel`` / ``FlagReranker``.
+
+A batch goes through three stages, which the batcher may run on three threads so that host work overlaps
+the device: ``prepare`` (host: pack, pinned memory, non-blocking copies), ``execute`` (launch the forward
+and the heads; no sync) and ``finish`` (the batch's one device-to-host copy, then one output per input).
 """
 
 from __future__ import annotations
 
 import logging
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from local_server.engine.tokenization import ModelTokenizer
 from local_server.engine.types import EmbeddingVectors, EmbedNeeds
 
 log = logging.getLogger("bge_local.runtime")
@@ -38,53 +45,22 @@ def resolve_dtype(dtype: str, device: str):
     return getattr(torch, _DTYPES[dtype])
 
 
-def _pad(batch: list[list[int]], pad_id: int, device: str) -> dict[str, Any]:
-    import torch
-
-    width = max(len(ids) for ids in batch)
-    input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-    for row, ids in enumerate(batch):
-        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        attention_mask[row, : len(ids)] = 1
-    return {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device)}
-
-
-def _from_pretrained(model_cls: Any, path: str, dtype: Any, **kwargs: Any) -> Any:
-    """Load with PyTorch's fused attention (SDPA) where the architecture has it, else transformers' default."""
-    try:
-        return model_cls.from_pretrained(path, dtype=dtype, attn_implementation="sdpa", **kwargs)
-    except (ValueError, ImportError) as exc:
-        log.info("SDPA attention not available for %s (%s); using the default attention", path, exc)
-        return model_cls.from_pretrained(path, dtype=dtype, **kwargs)
-
-
-def _load_head(path: Path, dtype: Any, device: str):
-    """One of bge-m3's linear heads (``sparse_linear.pt``: hidden -> 1, ``colbert_linear.pt``: hidden -> dim)."""
-    import torch
-
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: a bge-m3 directory holds sparse_linear.pt and colbert_linear.pt "
-                                "beside the backbone (fetch the model again with `bge-local download`)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    out_features, in_features = state["weight"].shape
-    head = torch.nn.Linear(in_features, out_features, bias="bias" in state)
-    head.load_state_dict(state)
-    return head.to(device=device, dtype=dtype).eval()
-
-
 class Runtime:
     """What the batcher needs of a replica: three stages it runs on three threads, so that host work overlaps
     the device's. ``prepare`` (host side, no device sync) runs while the previous batch executes; ``execute``
     launches the device work and may return device tensors unsynchronised; ``finish`` makes the one
     device-to-host copy and splits it per input, on a post-processing thread. Any stage may raise (a CUDA
-    out-of-memory included). These defaults run the whole ``forward`` in ``execute``."""
+    out-of-memory included). ``forward`` = ``finish(p, execute(p))`` with ``p = prepare(batch, needs)``.
+
+    A subclass overrides either the three stages (the model runtimes below) or ``forward`` alone (simple
+    stand-ins in tests): the defaults then run the whole ``forward`` in ``execute``."""
 
     device: str
-    tokenizer: Any
+    tokenizer: ModelTokenizer
     dtype: Any
     max_positions: int
     pad_id: int
+    attention_backend: str = "none"
 
     def prepare(self, batch: list[list[int]], needs: Any) -> Any:
         return batch, needs
@@ -96,13 +72,14 @@ class Runtime:
     def finish(self, prepared: Any, executed: Any) -> list[Any]:
         return executed
 
+    def forward(self, batch: list[list[int]], needs: Any = None) -> list[Any]:
+        prepared = self.prepare(batch, needs)
+        return self.finish(prepared, self.execute(prepared))
+
     def device_context(self) -> AbstractContextManager[Any]:
         """Entered once by the replica's device thread for its lifetime: the hook where a runtime makes its own
         CUDA stream current (two replicas on one GPU then never share the default stream)."""
         return nullcontext()
-
-    def forward(self, batch: list[list[int]], needs: Any) -> list[Any]:  # pragma: no cover - interface
-        raise NotImplementedError
 
     def release_memory(self) -> None:
         if self.device.startswith("cuda"):
@@ -111,85 +88,137 @@ class Runtime:
             torch.cuda.empty_cache()
 
 
-class M3Runtime(Runtime):
+@dataclass
+class _Launched:
+    output: Any  # the device tensor finish copies once
+    layout: Any = None
+
+
+class XlmrRuntime(Runtime):
+    """The shared part: config, tokenizer, encoder weights and attention backend on one device."""
+
+    def __init__(self, path: str, device: str, dtype: str = "auto", attention: str | None = None):
+        import torch
+
+        from local_server.engine.xlmr import attention as attention_backends
+        from local_server.engine.xlmr.config import XlmrConfig
+        from local_server.engine.xlmr.encoder import Encoder
+        from local_server.engine.xlmr.weights import read_state, take_encoder
+
+        self.path = Path(path)
+        self.device = device
+        self.dtype = resolve_dtype(dtype, device)
+        self.config = XlmrConfig.from_directory(self.path)
+        self.tokenizer = ModelTokenizer.from_directory(self.path)
+        self.pad_id = self.config.pad_id
+        self.max_positions = self.config.max_positions
+        self.hidden_size = self.config.hidden_size
+        # One stream per replica: two replicas on one GPU do not queue behind each other on the default stream.
+        self.stream = torch.cuda.Stream(device=device) if device.startswith("cuda") else None
+        with torch.no_grad(), self._on_stream():
+            self._state = read_state(self.path)
+            weights = take_encoder(self._state, self.config, device, self.dtype)
+            self.attention_backend, attend = attention_backends.select(
+                device, self.dtype, self.config.num_heads, self.config.head_dim, self.pad_id, prefer=attention)
+        self.encoder = Encoder(self.config, weights, attend)
+        log.info("%s on %s (%s): attention %s", self.path.name, device, str(self.dtype).replace("torch.", ""),
+                 self.attention_backend)
+
+    def _on_stream(self) -> Any:
+        import contextlib
+
+        import torch
+
+        return torch.cuda.stream(self.stream) if self.stream is not None else contextlib.nullcontext()
+
+    def prepare(self, batch: list[list[int]], needs: Any) -> Any:
+        from local_server.engine.xlmr.packing import pack
+
+        longest = max(map(len, batch), default=0)
+        if self.pad_id + longest >= self.max_positions:
+            raise ValueError(f"an input of {longest} tokens is longer than the model's "
+                             f"{self.max_positions - self.pad_id - 1} positions")
+        with self._on_stream():
+            return pack(batch, self.pad_id, self.device, needs)
+
+    def _copy_out(self, launched: _Launched) -> np.ndarray:
+        """The batch's one device-to-host copy (and so its one sync)."""
+        with self._on_stream():
+            return launched.output.cpu().numpy()
+
+
+class M3Runtime(XlmrRuntime):
     """bge-m3: dense, sparse and ColBERT outputs from one forward pass."""
 
-    def __init__(self, path: str, device: str, dtype: str = "auto"):
-        from transformers import AutoModel, AutoTokenizer
+    def __init__(self, path: str, device: str, dtype: str = "auto", attention: str | None = None):
+        super().__init__(path, device, dtype, attention)
+        from local_server.engine.xlmr.heads import M3Heads
+        from local_server.engine.xlmr.weights import load_linear_head
 
-        torch_dtype = resolve_dtype(dtype, device)
-        self.device = device
-        self.dtype = torch_dtype
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        # The pooler is not part of bge-m3's outputs (dense is the raw <s> state): leave it out.
-        self.model = _from_pretrained(AutoModel, path, torch_dtype, add_pooling_layer=False).to(device).eval()
-        self.sparse_head = _load_head(Path(path) / "sparse_linear.pt", torch_dtype, device)
-        self.colbert_head = _load_head(Path(path) / "colbert_linear.pt", torch_dtype, device)
-        self.hidden_size: int = self.model.config.hidden_size
-        self.max_positions: int = self.model.config.max_position_embeddings
-        self.pad_id: int = self.tokenizer.pad_token_id
-        tok = self.tokenizer
+        self.heads = M3Heads(load_linear_head(self.path / "sparse_linear.pt", device, self.dtype),
+                             load_linear_head(self.path / "colbert_linear.pt", device, self.dtype),
+                             self.hidden_size)
+        self._state.clear()  # bge-m3's checkpoint may carry a pooler: nothing of it is used
+        t = self.tokenizer
         # FlagEmbedding's rule: these never carry a lexical weight.
-        self.unused_ids = {i for i in (tok.cls_token_id, tok.eos_token_id, tok.pad_token_id, tok.unk_token_id)
-                           if i is not None}
+        self.unused_ids = [i for i in (t.cls_id, t.eos_id, t.pad_id, t.unk_id) if i is not None]
 
-    def forward(self, batch: list[list[int]], needs: EmbedNeeds) -> list[EmbeddingVectors]:
+    def execute(self, prepared: Any) -> _Launched:
         import torch
-        import torch.nn.functional as F
 
-        inputs = _pad(batch, self.pad_id, self.device)
-        with torch.inference_mode():
-            hidden = self.model(**inputs, return_dict=True).last_hidden_state
-            dense = F.normalize(hidden[:, 0].float(), dim=-1).cpu().numpy() if needs.dense else None
-            weights = (torch.relu(self.sparse_head(hidden)).squeeze(-1).float().cpu().numpy()
-                       if needs.sparse else None)
-            # <s> has no ColBERT vector; padded rows are cut below, so no mask is needed here.
-            colbert = (F.normalize(self.colbert_head(hidden[:, 1:]).float(), dim=-1).cpu().numpy()
-                       if needs.colbert else None)
-        results = []
-        for row, ids in enumerate(batch):
-            item = EmbeddingVectors()
+        needs: EmbedNeeds = prepared.needs
+        layout = self.heads.layout(needs)
+        with torch.no_grad(), self._on_stream():
+            hidden = self.encoder(prepared)
+            return _Launched(self.heads(hidden, prepared, layout), layout)
+
+    def finish(self, prepared: Any, executed: _Launched) -> list[EmbeddingVectors]:
+        from local_server.engine.xlmr.heads import lexical_weights
+
+        flat = self._copy_out(executed)
+        layout, p = executed.layout, prepared
+        dense_size, sparse_size, _ = layout.sizes(p)
+        dense = flat[:dense_size].reshape(p.size, layout.hidden) if layout.dense else None
+        weights = flat[dense_size:dense_size + sparse_size] if layout.sparse else None
+        colbert = (flat[dense_size + sparse_size:].reshape(p.tokens - p.size, layout.colbert_dim)
+                   if layout.colbert else None)
+        results: list[EmbeddingVectors] = [EmbeddingVectors() for _ in p.order]
+        for j, (index, start, length) in enumerate(zip(p.order, p.starts, p.lengths, strict=True)):
+            item = results[index]
             if dense is not None:
-                item.dense = dense[row]
+                item.dense = dense[j]
             if weights is not None:
-                item.sparse = self._lexical_weights(weights[row, : len(ids)], ids)
+                item.sparse = lexical_weights(weights[start:start + length], p.ids_host[start:start + length],
+                                              self.unused_ids)
             if colbert is not None:
-                item.colbert = np.ascontiguousarray(colbert[row, : len(ids) - 1])
-            results.append(item)
+                # rows without <s>: each earlier sequence has one fewer
+                item.colbert = colbert[start - j:start - j + length - 1]
         return results
 
-    def _lexical_weights(self, weights: np.ndarray, ids: list[int]) -> dict[int, float]:
-        """Max weight per token id; special tokens and weights <= 0 dropped."""
-        result: dict[int, float] = {}
-        for token_id, weight in zip(ids, weights.tolist(), strict=True):
-            if token_id in self.unused_ids or weight <= 0:
-                continue
-            if weight > result.get(token_id, 0.0):
-                result[token_id] = weight
-        return result
 
-
-class RerankerRuntime(Runtime):
+class RerankerRuntime(XlmrRuntime):
     """bge-reranker-v2-m3: one relevance logit per (query, document) pair."""
 
-    def __init__(self, path: str, device: str, dtype: str = "auto"):
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    def __init__(self, path: str, device: str, dtype: str = "auto", attention: str | None = None):
+        super().__init__(path, device, dtype, attention)
+        from local_server.engine.xlmr.heads import ClassifierHead
+        from local_server.engine.xlmr.weights import take_classifier
 
-        torch_dtype = resolve_dtype(dtype, device)
-        self.device = device
-        self.dtype = torch_dtype
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = _from_pretrained(AutoModelForSequenceClassification, path, torch_dtype).to(device).eval()
-        self.pad_id: int = self.tokenizer.pad_token_id
-        self.max_positions: int = self.model.config.max_position_embeddings
+        self.head = ClassifierHead(take_classifier(self._state, device, self.dtype))
+        self._state.clear()
 
-    def forward(self, batch: list[list[int]], needs: Any = None) -> list[float]:
+    def execute(self, prepared: Any) -> _Launched:
         import torch
 
-        inputs = _pad(batch, self.pad_id, self.device)
-        with torch.inference_mode():
-            logits = self.model(**inputs, return_dict=True).logits.view(-1).float()
-        return logits.cpu().tolist()
+        with torch.no_grad(), self._on_stream():
+            return _Launched(self.head(self.encoder(prepared), prepared))
+
+    def finish(self, prepared: Any, executed: _Launched) -> list[float]:
+        logits = self._copy_out(executed).tolist()
+        results = [0.0] * prepared.size
+        for j, index in enumerate(prepared.order):
+            results[index] = logits[j]
+        return results
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

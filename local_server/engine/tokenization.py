@@ -11,8 +11,10 @@ template (``<s> A </s>`` and ``<s> A </s></s> B </s>`` for XLM-R), read from the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from local_server.engine.errors import InvalidInput, TooLarge
@@ -66,20 +68,90 @@ def _specials_around(encoding: Any, lengths: list[int]) -> list[list[int]]:
     return runs
 
 
+_ROLES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+
+
+def _role_tokens(directory: Path) -> dict[str, str]:
+    """The special tokens by role, from ``special_tokens_map.json`` or else ``tokenizer_config.json`` (a value
+    is a string or an AddedToken-like ``{"content": ...}``)."""
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        file = directory / name
+        if file.is_file():
+            raw = json.loads(file.read_text(encoding="utf-8"))
+            roles = {}
+            for role in _ROLES:
+                value = raw.get(role)
+                if isinstance(value, dict):
+                    value = value.get("content")
+                if isinstance(value, str):
+                    roles[role] = value
+            if roles:
+                return roles
+    return {}
+
+
+def _xlmr_pipeline(tokenizer_json: str, add_prefix_space: bool) -> str:
+    """``tokenizer.json`` with the normaliser and pre-tokenizer transformers 5 gives ``XLMRobertaTokenizer``
+    (it builds them in the class and ignores the file's): the SentencePiece charsmap alone, then whitespace
+    split + Metaspace. The file's own pipeline differs on runs of spaces, trailing spaces and spaces around
+    special tokens ("a <pad>" gets an extra "▁" token); the server and FlagEmbedding both tokenize the
+    transformers-5 way, so this keeps the ids they have always had."""
+    spec = json.loads(tokenizer_json)
+    normalizer = spec.get("normalizer") or {}
+    parts = normalizer.get("normalizers", [normalizer]) if normalizer.get("type") == "Sequence" else [normalizer]
+    charsmap = [n for n in parts if n and n.get("type") == "Precompiled"]
+    spec["normalizer"] = charsmap[0] if charsmap else None
+    scheme = "always" if add_prefix_space else "never"
+    spec["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "WhitespaceSplit"},
+        {"type": "Metaspace", "replacement": "▁", "prepend_scheme": scheme, "split": True}]}
+    return json.dumps(spec, ensure_ascii=False)
+
+
 class ModelTokenizer:
     """One model's tokenization: token ids with or without special tokens, cut to a limit, for single texts
-    and for (query, document) pairs; token spans for ``/tokenize``. Safe to call from any number of threads."""
+    and for (query, document) pairs; token spans for ``/tokenize``. Safe to call from any number of threads.
 
-    def __init__(self, hf_tokenizer: Any):
+    Built from the model directory's ``tokenizer.json`` through the ``tokenizers`` library alone
+    (``from_directory``); ``from_transformers`` wraps a transformers tokenizer's backend the same way (tests)."""
+
+    def __init__(self, rust: Any, roles: Mapping[str, str]):
         from tokenizers import Tokenizer
 
         # A private copy: nothing else (transformers included) can reconfigure it behind our back.
-        self._rust = Tokenizer.from_str(hf_tokenizer.backend_tokenizer.to_str())
+        self._rust = Tokenizer.from_str(rust.to_str())
         self._rust.no_truncation()
         self._rust.no_padding()
         self._template = _Template.of(self._rust)
-        self._hf = hf_tokenizer  # decode only: read-only in transformers
-        self.special_ids = frozenset(hf_tokenizer.all_special_ids)
+        role_ids = {role: self._rust.token_to_id(token) for role, token in roles.items()}
+        self.cls_id: int | None = role_ids.get("cls_token")
+        self.eos_id: int | None = role_ids.get("eos_token")
+        self.pad_id: int | None = role_ids.get("pad_token")
+        self.unk_id: int | None = role_ids.get("unk_token")
+        added = self._rust.get_added_tokens_decoder()
+        self.special_ids = frozenset({i for i in role_ids.values() if i is not None}
+                                     | {i for i, token in added.items() if token.special})
+
+    @classmethod
+    def from_directory(cls, path: str | Path) -> ModelTokenizer:
+        from tokenizers import Tokenizer
+
+        directory = Path(path)
+        file = directory / "tokenizer.json"
+        if not file.is_file():
+            raise FileNotFoundError(f"{file} is missing: the server reads the fast tokenizer's tokenizer.json "
+                                    "(fetch the model again with `bge-local download`)")
+        text = file.read_text(encoding="utf-8")
+        config_file = directory / "tokenizer_config.json"
+        config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+        if str(config.get("tokenizer_class", "")).startswith("XLMRobertaTokenizer"):
+            text = _xlmr_pipeline(text, bool(config.get("add_prefix_space", True)))
+        return cls(Tokenizer.from_str(text), _role_tokens(directory))
+
+    @classmethod
+    def from_transformers(cls, hf_tokenizer: Any) -> ModelTokenizer:
+        roles = {role: str(getattr(hf_tokenizer, role)) for role in _ROLES if getattr(hf_tokenizer, role, None)}
+        return cls(hf_tokenizer.backend_tokenizer, roles)
 
     def _content(self, texts: Sequence[str], char_limit: int | None, keep: str = "start") -> list[list[int]]:
         if char_limit is not None:
@@ -165,8 +237,10 @@ class ModelTokenizer:
         return self._rust.get_vocab_size(with_added_tokens=True)
 
     def decode(self, ids: Sequence[int]) -> str:
-        return self._hf.decode([int(i) for i in ids], clean_up_tokenization_spaces=False)
+        """The text of ``ids``, special tokens kept, spaces not cleaned up (transformers' ``decode`` with
+        ``clean_up_tokenization_spaces=False``, which is this same call)."""
+        return self._rust.decode([int(i) for i in ids], skip_special_tokens=False)
 
     def token_strings(self, ids: Sequence[int]) -> list[str]:
         """Each id decoded on its own (sparse weights keyed by token text)."""
-        return [self._hf.decode([int(i)]) for i in ids]
+        return [self._rust.decode([int(i)], skip_special_tokens=False) for i in ids]

@@ -4,6 +4,10 @@ The directories have the real architecture (XLM-RoBERTa) and the real file layou
 ``config.json``, safetensors weights, ``colbert_linear.pt``, ``sparse_linear.pt``), so FlagEmbedding
 loads them through exactly the code path it uses for the real models. Only the weights are random and
 the tokenizer vocabulary is small (a SentencePiece unigram model trained here on a built-in corpus).
+Written with torch, safetensors and tokenizers alone (the server's own install; no transformers): the weights
+are drawn exactly as transformers' ``XLMRobertaModel(config)`` + ``save_pretrained`` draw and write them, so
+the files are byte for byte those transformers 5 writes (config.json less its ``transformers_version``),
+which ``tests/unit/test_stand_in_models.py`` checks.
 
 Sizes:
   tiny   hidden 32, 2 layers: for tests (about 2 MB each, built in about a second)
@@ -23,6 +27,8 @@ from pathlib import Path
 EMBEDDER_DIR = "bge-m3"
 RERANKER_DIR = "bge-reranker-v2-m3"
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>")
+# At the default 0.02 every text embeds to nearly the same vector and tests can't tell them apart.
+INITIALIZER_RANGE = 0.2
 
 
 @dataclass(frozen=True)
@@ -152,24 +158,112 @@ def _write_tokenizer_files(directory: Path, tokenizer, spm_bytes: bytes) -> None
     (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=2))
 
 
-def _config(shape: ModelShape, vocab_size: int, **extra):
-    from transformers import XLMRobertaConfig
-
-    return XLMRobertaConfig(
-        vocab_size=vocab_size,
-        hidden_size=shape.hidden,
-        num_hidden_layers=shape.layers,
-        num_attention_heads=shape.heads,
-        intermediate_size=shape.ffn,
-        max_position_embeddings=8194,
-        pad_token_id=1,
-        bos_token_id=0,
-        eos_token_id=2,
-        type_vocab_size=1,
-        # At the default 0.02 every text embeds to nearly the same vector and tests can't tell them apart.
-        initializer_range=0.2,
+def _config(shape: ModelShape, vocab_size: int, architecture: str, **extra) -> dict:
+    """config.json as transformers 5 writes it for ``XLMRobertaConfig`` with these settings (its defaults
+    included, layer_norm_eps 1e-12 among them), so transformers and FlagEmbedding load the directory as before."""
+    return {
+        "add_cross_attention": False,
+        "architectures": [architecture],
+        "attention_probs_dropout_prob": 0.1,
+        "bos_token_id": 0,
+        "classifier_dropout": None,
+        "dtype": "float32",
+        "eos_token_id": 2,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "hidden_size": shape.hidden,
         **extra,
-    )
+        "initializer_range": INITIALIZER_RANGE,
+        "intermediate_size": shape.ffn,
+        "is_decoder": False,
+        "layer_norm_eps": 1e-12,
+        "max_position_embeddings": 8194,
+        "model_type": "xlm-roberta",
+        "num_attention_heads": shape.heads,
+        "num_hidden_layers": shape.layers,
+        "pad_token_id": 1,
+        "tie_word_embeddings": True,
+        "type_vocab_size": 1,
+        "use_cache": True,
+        "vocab_size": vocab_size,
+    }
+
+
+def _backbone(shape: ModelShape, vocab_size: int):
+    """XLM-RoBERTa's parameters as torch modules under transformers' names, created in the order
+    ``XLMRobertaModel.__init__`` creates them (so torch's default initialisation draws the same numbers)."""
+    from torch import nn
+
+    def norm() -> nn.LayerNorm:
+        return nn.LayerNorm(shape.hidden, eps=1e-12)
+
+    embeddings = nn.Module()
+    embeddings.word_embeddings = nn.Embedding(vocab_size, shape.hidden, padding_idx=1)
+    embeddings.token_type_embeddings = nn.Embedding(1, shape.hidden)
+    embeddings.LayerNorm = norm()
+    embeddings.position_embeddings = nn.Embedding(8194, shape.hidden, padding_idx=1)
+    encoder = nn.Module()
+    encoder.layer = nn.ModuleList()
+    for _ in range(shape.layers):
+        layer = nn.Module()
+        layer.attention = nn.Module()
+        layer.attention.self = nn.Module()
+        for name in ("query", "key", "value"):
+            setattr(layer.attention.self, name, nn.Linear(shape.hidden, shape.hidden))
+        layer.attention.output = nn.Module()
+        layer.attention.output.dense = nn.Linear(shape.hidden, shape.hidden)
+        layer.attention.output.LayerNorm = norm()
+        layer.intermediate = nn.Module()
+        layer.intermediate.dense = nn.Linear(shape.hidden, shape.ffn)
+        layer.output = nn.Module()
+        layer.output.dense = nn.Linear(shape.ffn, shape.hidden)
+        layer.output.LayerNorm = norm()
+        encoder.layer.append(layer)
+    model = nn.Module()
+    model.embeddings = embeddings
+    model.encoder = encoder
+    return model
+
+
+def _classifier(shape: ModelShape, vocab_size: int):
+    """``XLMRobertaForSequenceClassification`` with one label: the backbone under ``roberta.`` and the head."""
+    from torch import nn
+
+    model = nn.Module()
+    model.roberta = _backbone(shape, vocab_size)
+    model.classifier = nn.Module()
+    model.classifier.dense = nn.Linear(shape.hidden, shape.hidden)
+    model.classifier.out_proj = nn.Linear(shape.hidden, 1)
+    return model
+
+
+def _init_like_transformers(module) -> None:
+    """transformers' ``_init_weights``, applied children first as its ``post_init`` does: normal weights,
+    zero biases, zero padding rows, LayerNorm ones and zeros."""
+    import torch
+    from torch import nn
+
+    with torch.no_grad():
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=INITIALIZER_RANGE)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=INITIALIZER_RANGE)
+            if module.padding_idx is not None:
+                nn.init.zeros_(module.weight[module.padding_idx])
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+def _save_model(model, directory: Path, config: dict) -> None:
+    """model.safetensors and config.json, as ``save_pretrained`` writes them (same tensors, same metadata)."""
+    from safetensors.torch import save_file
+
+    model.apply(_init_like_transformers)
+    state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+    save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
+    (directory / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
 def _write_sentence_transformers_files(directory: Path, hidden: int) -> None:
@@ -198,7 +292,6 @@ def make_test_models(out_dir: str | Path, size: str = "tiny", seed: int = 0) -> 
     Deterministic: the same seed and library versions give the same files.
     """
     import torch
-    from transformers import XLMRobertaForSequenceClassification, XLMRobertaModel
 
     if size not in SHAPES:
         raise ValueError(f"unknown size {size!r}; choose one of {', '.join(SHAPES)}")
@@ -212,8 +305,7 @@ def make_test_models(out_dir: str | Path, size: str = "tiny", seed: int = 0) -> 
     tokenizer, vocab_size = _build_tokenizer(spm_bytes, shape.vocab_size)
 
     torch.manual_seed(seed)
-    embedder = XLMRobertaModel(_config(shape, vocab_size), add_pooling_layer=False)
-    embedder.save_pretrained(embedder_dir)
+    _save_model(_backbone(shape, vocab_size), embedder_dir, _config(shape, vocab_size, "XLMRobertaModel"))
     colbert = torch.nn.Linear(shape.hidden, shape.hidden)
     sparse = torch.nn.Linear(shape.hidden, 1)
     # A default init often gives every token a weight <= 0, and so an empty sparse output.
@@ -225,7 +317,8 @@ def make_test_models(out_dir: str | Path, size: str = "tiny", seed: int = 0) -> 
     _write_sentence_transformers_files(embedder_dir, shape.hidden)
 
     torch.manual_seed(seed + 1)
-    reranker = XLMRobertaForSequenceClassification(_config(shape, vocab_size, num_labels=1))
-    reranker.save_pretrained(reranker_dir)
+    labels = {"id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0}}
+    _save_model(_classifier(shape, vocab_size), reranker_dir,
+                _config(shape, vocab_size, "XLMRobertaForSequenceClassification", **labels))
     _write_tokenizer_files(reranker_dir, tokenizer, spm_bytes)
     return embedder_dir, reranker_dir

@@ -15,7 +15,6 @@ from local_server.config import Settings
 from local_server.engine.batcher import Batcher
 from local_server.engine.core import InferenceCore
 from local_server.engine.runtime import M3Runtime, Runtime
-from local_server.engine.tokenization import ModelTokenizer
 from local_server.engine.types import EMBEDDING, EmbedNeeds, ServedModel
 from local_server.server.app import create_app
 
@@ -45,7 +44,7 @@ def _app(m3: M3Runtime, runtime: Runtime, batch_size: int):
     batcher = Batcher(EMBEDDING, [runtime], max_batch_tokens=10**6, max_batch_size=batch_size, wait_s=600,
                       max_queue=100, merge_needs=EmbedNeeds.union)
     core.models.add(ServedModel(kind=EMBEDDING, names=["bge-m3"], path="tiny", max_length=8192, batcher=batcher,
-                                tokenizer=ModelTokenizer(m3.tokenizer), devices=["cpu"], dtype="float32",
+                                tokenizer=m3.tokenizer, devices=["cpu"], dtype="float32",
                                 dimension=m3.hidden_size))
     core.ready = True
     return create_app(settings, core=core), core
@@ -60,7 +59,7 @@ async def _post_together(app, bodies: list[dict]) -> list[httpx.Response]:
 @pytest.mark.parametrize(("oom", "status", "code"), [(False, 500, "inference_failed"), (True, 503, "out_of_memory")])
 def test_a_faulty_input_fails_only_its_own_request(m3, oom, status, code):
     poison_text = "the input that breaks the model"
-    tokenizer = ModelTokenizer(m3.tokenizer)
+    tokenizer = m3.tokenizer
     poison, two = tokenizer.encode([poison_text, "two"], max_length=8192, truncate=True)
     runtime = Faulty(m3, poison, oom=oom)
     app, core = _app(m3, runtime, batch_size=4)

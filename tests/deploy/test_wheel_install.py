@@ -143,7 +143,7 @@ def test_installed_server_embeds_and_reranks(clean_venv: Path, tiny_models: Path
     assert version["version"] == local_server.__version__
     # The same numbers as the runtime of this checkout, loaded here.
     embedder = M3Runtime(str(tiny_models / "bge-m3"), "cpu")
-    want = embedder.forward([embedder.tokenizer(t)["input_ids"] for t in texts],
+    want = embedder.forward(embedder.tokenizer.encode(texts, max_length=8192, truncate=True),
                             EmbedNeeds(dense=True, sparse=True, colbert=True))
     assert [d["index"] for d in body["data"]] == [0, 1]
     for item, ref in zip(body["data"], want, strict=True):
@@ -152,7 +152,8 @@ def test_installed_server_embeds_and_reranks(clean_venv: Path, tiny_models: Path
         sparse = dict(zip(item["sparse_embedding"]["indices"], item["sparse_embedding"]["values"], strict=True))
         assert sparse.keys() == ref.sparse.keys()
     reranker = RerankerRuntime(str(tiny_models / "bge-reranker-v2-m3"), "cpu")
-    logits = reranker.forward([reranker.tokenizer("capital of France", d)["input_ids"] for d in docs])
+    logits = reranker.forward(reranker.tokenizer.encode_pairs([("capital of France", d) for d in docs], max_length=8192,
+                                                                   truncate=True))
     scores = {r["index"]: r["relevance_score"] for r in ranked["results"]}
     for i, logit in enumerate(logits):
         assert abs(scores[i] - 1 / (1 + np.exp(-logit))) < 1e-5

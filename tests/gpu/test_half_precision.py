@@ -29,8 +29,8 @@ NEEDS = EmbedNeeds(dense=True, sparse=True, colbert=True)
 def fp32(gpu_models):
     embedder = M3Runtime(str(gpu_models / "bge-m3"), "cuda:0", "fp32")
     reranker = RerankerRuntime(str(gpu_models / "bge-reranker-v2-m3"), "cuda:0", "fp32")
-    ids = [embedder.tokenizer(t)["input_ids"] for t in TEXTS]
-    pairs = [reranker.tokenizer(QUERY, d)["input_ids"] for d in DOCS]
+    ids = embedder.tokenizer.encode(TEXTS, max_length=8192, truncate=True)
+    pairs = reranker.tokenizer.encode_pairs([(QUERY, d) for d in DOCS], max_length=8192, truncate=True)
     out = embedder.forward(ids, NEEDS), reranker.forward(pairs), ids, pairs
     del embedder, reranker
     return out

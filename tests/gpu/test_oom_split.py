@@ -19,7 +19,7 @@ def capped_runtime(gpu_models):
     import torch
 
     runtime = M3Runtime(str(gpu_models / "bge-m3"), "cuda:0")
-    ids = runtime.tokenizer("long input " * 700, truncation=True, max_length=2048)["input_ids"]
+    ids = runtime.tokenizer.encode(["long input " * 700], max_length=2048, truncate=True)[0]
     torch.cuda.synchronize()
     torch.cuda.empty_cache()
     held = torch.cuda.memory_allocated(0)

@@ -27,7 +27,7 @@ def test_two_replicas_on_one_gpu_serve_concurrent_requests(gpu_models, tmp_path,
     assert "cuda:0, cuda:0" in log, "both replicas load (the start-up line names each device)"
     # The same numbers as one fp16 replica in this process (up to half-precision batching noise).
     embedder = M3Runtime(str(gpu_models / "bge-m3"), "cuda:0")
-    want = embedder.forward([embedder.tokenizer(t)["input_ids"] for t in TEXTS[:8]], EmbedNeeds())
+    want = embedder.forward(embedder.tokenizer.encode(TEXTS[:8], max_length=8192, truncate=True), EmbedNeeds())
     cos = [float(np.dot(b["data"][0]["embedding"], w.dense)) for b, w in zip(bodies, want, strict=False)]
     record(replicas=2, dense_cos_min_vs_one_replica=min(cos))
     assert min(cos) > 0.999

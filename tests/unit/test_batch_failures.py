@@ -44,7 +44,7 @@ def reranker(tiny_models) -> RerankerRuntime:
 
 
 def _ids(runtime: Runtime, texts: list[str]) -> list[list[int]]:
-    return [runtime.tokenizer(t)["input_ids"] for t in texts]
+    return runtime.tokenizer.encode(texts, max_length=8192, truncate=True)
 
 
 def _one_batch(runtime: Faulty, size: int) -> Batcher:

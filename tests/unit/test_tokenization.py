@@ -23,8 +23,9 @@ def hf(tiny_models):
 
 
 @pytest.fixture(scope="module")
-def tok(hf) -> ModelTokenizer:
-    return ModelTokenizer(hf)
+def tok(tiny_models) -> ModelTokenizer:
+    """What the server uses: tokenizer.json through the tokenizers library, no transformers."""
+    return ModelTokenizer.from_directory(tiny_models / "bge-m3")
 
 
 def _texts(seed: int, count: int, most_words: int) -> list[str]:
@@ -121,3 +122,13 @@ def test_mixed_settings_from_many_threads_give_each_call_its_own_answer(hf, tok)
         stop.set()
         meddler.join()
     assert together == alone
+
+
+def test_decode_token_strings_and_special_ids_equal_transformers(hf, tok):
+    texts = [*_texts(7, 40, 50), "Hello <pad> world  ", "a\tb\nc", "  leading and trailing  "]
+    for ids in hf(texts)["input_ids"]:
+        assert tok.decode(ids) == hf.decode(ids, clean_up_tokenization_spaces=False)
+        assert tok.token_strings(ids) == [hf.decode([i]) for i in ids]
+    assert tok.special_ids == frozenset(hf.all_special_ids)
+    assert (tok.cls_id, tok.eos_id, tok.pad_id, tok.unk_id) == (
+        hf.cls_token_id, hf.eos_token_id, hf.pad_token_id, hf.unk_token_id)
