@@ -42,7 +42,7 @@ def test_padding_cap_and_budget_hold_and_results_are_exact(runtime, max_padding)
     rng = random.Random(3)
     tok = runtime.tokenizer
     texts = [" ".join(["retrieval"] * rng.choice([1, 3, 10, 40, 120])) + f" {i}" for i in range(120)]
-    ids = [tok(t)["input_ids"] for t in texts]
+    ids = tok.encode(texts, max_length=8192, truncate=True)
     recording = RecordingRuntime(runtime)
     batcher = Batcher("embedding", [recording], max_batch_tokens=2048, max_batch_size=32, wait_s=0.05,
                       max_queue=1000, merge_needs=EmbedNeeds.union, max_padding=max_padding)

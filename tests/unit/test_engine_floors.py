@@ -10,12 +10,13 @@ ENGINE = Path(__file__).resolve().parents[2] / "local_server" / "engine"
 
 FLOORS = {
     "types": 0, "errors": 0, "names": 0, "queueing": 0,
-    "tokenization": 1, "token_ids": 1, "runtime": 1, "devices": 1,
-    "batcher": 2, "registry": 2,
-    "loading": 3,
-    "core": 4,
+    "tokenization": 1, "token_ids": 1, "devices": 1, "xlmr": 1,
+    "runtime": 2,
+    "batcher": 3, "registry": 3,
+    "loading": 4,
+    "core": 5,
 }
-MODEL_CODE = FLOORS["runtime"]  # a module or package not listed here (model code beside runtime.py) sits there
+MODEL_CODE = FLOORS["xlmr"]  # a module or package not listed here (model code below runtime.py) sits there
 
 
 def _floor(module: str) -> int:
