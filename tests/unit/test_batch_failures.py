@@ -86,7 +86,8 @@ def test_an_input_that_breaks_the_model_fails_only_its_own_request(m3):
 
 def test_a_pair_that_breaks_the_reranker_fails_only_its_own_request(reranker):
     tok = reranker.tokenizer
-    pairs = [tok(f"query {r}", f"document {i} " * (1 + i))["input_ids"] for r in range(3) for i in range(4)]
+    pairs = tok.encode_pairs([(f"query {r}", f"document {i} " * (1 + i)) for r in range(3) for i in range(4)],
+                             max_length=8192, truncate=True)
     runtime = Faulty(reranker, poison=pairs[5])
     batcher = _one_batch(runtime, size=len(pairs))
     try:
