@@ -145,3 +145,21 @@ def test_long_documents_are_truncated_per_pair_like_flagreranker(server, flag_mo
     body = httpx.post(server.url + "/rerank", json={"query": QUERY, "documents": [doc]}, timeout=120).json()
     assert abs(body["results"][0]["relevance_score"] - want) < TOL
     assert body["usage"]["total_tokens"] == 8192
+
+
+def test_a_text_gets_flagembeddings_own_numbers_alone_and_in_any_company(server, flag_models):
+    """The packed forward computes no padding: a text's vectors do not depend on what it is batched with, and
+    equal what FlagEmbedding gives it alone (FlagEmbedding's own numbers move with its batch's padding)."""
+    embedder, _ = flag_models
+    text = TEXTS[2]
+    want = embedder.encode([text], max_length=8192, return_dense=True, return_sparse=True)
+    for company in ([text], [TEXTS[3], text, TEXTS[0]], [text, "Paris " * 300, text]):
+        body = httpx.post(server.url + "/v1/embeddings", json={"input": company, "return_sparse": True},
+                          timeout=60).json()
+        for item in body["data"]:
+            if company[item["index"]] != text:
+                continue
+            np.testing.assert_allclose(item["embedding"], want["dense_vecs"][0], atol=TOL)
+            sparse = item["sparse_embedding"]
+            _sparse_equal({str(k): v for k, v in zip(sparse["indices"], sparse["values"], strict=True)},
+                          want["lexical_weights"][0])
