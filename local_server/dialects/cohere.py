@@ -26,11 +26,12 @@ from local_server.dialects.shapes import new_id
 from local_server.engine.core import QUANTIZED_TYPES, InferenceCore, quantize
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.server.auth import Auth, Core
+from local_server.server.body import ParsedBodyRoute
 from local_server.server.errors import BadRequest
 from local_server.server.middleware import dialect
 from local_server.server.responses import FastJSONResponse
 
-router = APIRouter(tags=["Cohere"], dependencies=[Auth, dialect("Cohere")])
+router = APIRouter(tags=["Cohere"], route_class=ParsedBodyRoute, dependencies=[Auth, dialect("Cohere")])
 
 EMBEDDING_TYPES = ("float", *QUANTIZED_TYPES, "base64")
 

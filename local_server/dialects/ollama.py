@@ -24,11 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from local_server.dialects.shapes import as_text_list, model_named
 from local_server.engine.types import EMBEDDING, EmbedNeeds, ServedModel
 from local_server.server.auth import Auth, Core
+from local_server.server.body import ParsedBodyRoute
 from local_server.server.errors import BadRequest
 from local_server.server.middleware import dialect
 from local_server.server.responses import FastJSONResponse
 
-router = APIRouter(tags=["Ollama"], dependencies=[Auth, dialect("Ollama")])
+router = APIRouter(tags=["Ollama"], route_class=ParsedBodyRoute, dependencies=[Auth, dialect("Ollama")])
 
 FAMILY = "xlm-roberta"  # bge-m3 and bge-reranker-v2-m3 are both XLM-RoBERTa models
 

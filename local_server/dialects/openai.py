@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from local_server.engine.token_ids import decode_token_arrays
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.server.auth import Auth, Core
+from local_server.server.body import ParsedBodyRoute
 from local_server.server.middleware import tag_dialect
 from local_server.server.responses import FastJSONResponse, encode_vector
 
-router = APIRouter(tags=["OpenAI"], dependencies=[Auth])
+router = APIRouter(tags=["OpenAI"], route_class=ParsedBodyRoute, dependencies=[Auth])
 
 
 class EmbeddingRequest(BaseModel):

@@ -17,11 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from local_server.dialects.shapes import as_text_list, document_text, new_id, now
 from local_server.engine.types import RERANKER
 from local_server.server.auth import Auth, Core
+from local_server.server.body import ParsedBodyRoute
 from local_server.server.errors import BadRequest
 from local_server.server.middleware import tag_dialect
 from local_server.server.responses import FastJSONResponse
 
-router = APIRouter(tags=["Rerank"], dependencies=[Auth])
+router = APIRouter(tags=["Rerank"], route_class=ParsedBodyRoute, dependencies=[Auth])
 
 
 class RerankRequest(BaseModel):

@@ -19,11 +19,12 @@ from local_server.dialects import cohere
 from local_server.dialects.shapes import as_text_list
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.server.auth import Auth, Core
+from local_server.server.body import ParsedBodyRoute
 from local_server.server.errors import BadRequest
 from local_server.server.middleware import tag_dialect
 from local_server.server.responses import FastJSONResponse
 
-router = APIRouter(tags=["TEI and /embed"], dependencies=[Auth])
+router = APIRouter(tags=["TEI and /embed"], route_class=ParsedBodyRoute, dependencies=[Auth])
 
 
 class EmbedRequest(BaseModel):

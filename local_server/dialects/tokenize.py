@@ -9,11 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import as_text_list
 from local_server.server.auth import Auth, Core
+from local_server.server.body import ParsedBodyRoute
 from local_server.server.errors import BadRequest
 from local_server.server.middleware import tag_dialect
 from local_server.server.responses import FastJSONResponse
 
-router = APIRouter(tags=["Server"])
+router = APIRouter(tags=["Server"], route_class=ParsedBodyRoute)
 
 COHERE_META = {"api_version": {"version": "1"}}
 

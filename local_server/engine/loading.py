@@ -64,6 +64,10 @@ def max_padding(settings: Settings, devices: list[str]) -> float:
     return CPU_MAX_PADDING if all(d.startswith("cpu") for d in devices) else 1.0
 
 
+def _is_path(source: str) -> bool:
+    return source.startswith(("/", ".", "~")) or "\\" in source or Path(source).expanduser().exists()
+
+
 def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -> ServedModel:
     """Load one model on every device (one replica each) behind one batcher."""
     s = settings
@@ -76,8 +80,8 @@ def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -
     canonical = Path(source.rstrip("/")).name
     aliases = s.embedding_names if kind == EMBEDDING else s.reranker_names
     served = [canonical, *aliases]
-    if source != canonical:
-        served.append(source)
+    if source != canonical and not _is_path(source):
+        served.append(source)  # a hub id (BAAI/bge-m3); a directory answers to its name only, never its path
     batcher = Batcher(
         kind,
         replicas,

@@ -43,9 +43,10 @@ from typing import Any
 from fastapi import Depends, Request
 
 from local_server.config import Settings
+from local_server.server.auth import header_value, is_open, key_error
+from local_server.server.body import PARSED_KEY, parse_body
 from local_server.server.errors import (
     ApiError,
-    BadRequest,
     ModelNotReady,
     NotFound,
     PayloadTooLarge,
@@ -54,7 +55,6 @@ from local_server.server.errors import (
 )
 from local_server.server.metrics import Metrics
 from local_server.server.model_urls import PREFIX, SCOPE_KEY, split_model_prefix
-from local_server.server.unicode_check import invalid_text_path
 
 access_log = logging.getLogger("bge_local.access")
 
@@ -108,10 +108,14 @@ class RequestFrame:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        unknown_model = self._route_path(scope)
+        scope["path"] = normal_path(scope["path"])
         path = scope["path"]
         headers = dict(scope["headers"])  # lower-cased names; for a repeated header the last one wins
         method = scope["method"]
+        # The key, from the request line and headers alone: a refused request's body is never read.
+        unauthorized = None if is_open(path, self.settings.public_metrics) else key_error(
+            header_value(scope, b"authorization"), self.settings.api_keys)
+        unknown_model = None if unauthorized else self._route_path(scope)
         if method == "POST" and b"json" not in headers.get(b"content-type", b""):
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
             scope["headers"].append((b"content-type", b"application/json"))
@@ -139,7 +143,10 @@ class RequestFrame:
             return message
 
         try:
-            refusal = unknown_model or self._refusal(path, headers.get(b"content-length", b""))
+            refusal = unauthorized or unknown_model or self._refusal(path, headers.get(b"content-length", b""))
+            if refusal is not None and _announces_body(headers):
+                # Answered without reading the body: close rather than read what is left of it.
+                refusal.headers.setdefault("Connection", "close")
             if refusal is None:
                 refusal = await self._route(scope, receive_within_limit, send_with_id, lambda: status != 0)
             if refusal is not None:
@@ -175,7 +182,7 @@ class RequestFrame:
     def _route_path(self, scope: dict) -> ApiError | None:
         """Normalise ``scope["path"]`` and take a per-model prefix off it (recorded in the scope); an unknown
         model name is returned as the error to answer."""
-        path = normal_path(scope["path"])
+        path = scope["path"]
         if path.startswith(PREFIX) and getattr(self.app_state.core, "ready", False):
             try:
                 found = split_model_prefix(path, self.app_state.core)
@@ -214,7 +221,7 @@ class CancelOnDisconnect:
         messages = await _whole_body(receive)
         if messages is None:
             return  # the client left before its body arrived
-        refusal = _invalid_text(messages)
+        refusal = await _parse_into_scope(scope, messages)
         if refusal is not None:
             await error_response(refusal)(scope, receive, send)
             return
@@ -255,7 +262,7 @@ class CancelOnDisconnect:
 
 
 async def _whole_body(receive: Any) -> list[dict] | None:
-    """Every message of the request body; None when the client disconnects first."""
+    """The request body as one message; None when the client disconnects first."""
     messages = []
     while True:
         message = await receive()
@@ -263,12 +270,24 @@ async def _whole_body(receive: Any) -> list[dict] | None:
             return None
         messages.append(message)
         if not message.get("more_body", False):
-            return messages
+            break
+    if len(messages) == 1:
+        return messages
+    return [{"type": "http.request", "body": b"".join(m.get("body", b"") for m in messages), "more_body": False}]
 
 
-def _invalid_text(messages: list[dict]) -> ApiError | None:
-    where = invalid_text_path(b"".join(m.get("body", b"") for m in messages))
-    if where is None:
+async def _parse_into_scope(scope: dict, messages: list[dict]) -> ApiError | None:
+    """Parse a POST's JSON body once (body.py) into the scope for the route; the error to answer instead."""
+    body = messages[0].get("body", b"")
+    if scope["method"] != "POST" or not body:
         return None
-    return BadRequest(f"'{where}' is not valid Unicode text: it holds a lone UTF-16 surrogate (such as \\ud800), "
-                      "which no real text contains; send the text as valid UTF-8", code="invalid_unicode")
+    try:
+        scope[PARSED_KEY] = await parse_body(body)
+    except ApiError as refusal:
+        return refusal
+    return None
+
+
+def _announces_body(headers: dict[bytes, bytes]) -> bool:
+    """Whether a request says a body follows its headers."""
+    return b"transfer-encoding" in headers or headers.get(b"content-length", b"0").strip() not in (b"", b"0")

@@ -262,7 +262,7 @@ class Doctor:
     # -- the checks (each returns None when it ran, or a reason to skip)
 
     def check_health(self, check: Check) -> str | None:
-        reply = self._timed(check, self.call("GET", "/health", auth=False))
+        reply = self._timed(check, self.call("GET", "/health"))  # with the key: the detail needs it
         if reply.status == 503 and isinstance(reply.body, dict):
             state = reply.body.get("status")
             error = reply.body.get("error")
