@@ -6,6 +6,7 @@ OpenAI-API-compatible provider, RAGFlow's OpenAI-API-Compatible / VLLM / LocalAI
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 from fastapi import APIRouter, Request
@@ -38,6 +39,10 @@ class EmbeddingRequest(BaseModel):
     truncate: bool = Field(default=True, description="bge-local: truncate inputs longer than the model's limit")
 
 
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and (not value or isinstance(value[0], str)))
+
+
 def _texts(body: EmbeddingRequest) -> list[str]:
     value = body.input
     if isinstance(value, str):
@@ -56,7 +61,8 @@ async def create_embeddings(body: EmbeddingRequest, core: Core, request: Request
     model = core.model_for(EMBEDDING, body.model)
     needs = EmbedNeeds(dense=body.return_dense, sparse=body.return_sparse or body.return_sparse_tokens,
                        colbert=body.return_colbert_vecs)
-    result = await core.embed(model, _texts(body), needs, truncate=body.truncate, dimensions=body.dimensions,
+    texts = _texts(body) if _is_text(body.input) else await asyncio.to_thread(_texts, body)  # ids: decode off-loop
+    result = await core.embed(model, texts, needs, truncate=body.truncate, dimensions=body.dimensions,
                               sparse_tokens=body.return_sparse_tokens)
     data = []
     for i, vec in enumerate(result.vectors):
