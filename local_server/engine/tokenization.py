@@ -175,7 +175,8 @@ class ModelTokenizer:
                 if total > budget:
                     raise TooLarge(f"the tokens of these inputs are more than one answer may hold ({budget}); send "
                                    "fewer or shorter texts, or raise --max-tokenize-tokens", code="too_many_tokens")
-                row = [e.ids[k] for k in keep]
+                all_ids = e.ids  # a new list at each access: read it once
+                row = [all_ids[k] for k in keep] if isinstance(keep, list) else all_ids
                 ids.append(row)
                 if offsets:
                     spans = e.offsets

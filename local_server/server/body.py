@@ -19,7 +19,7 @@ import orjson
 from fastapi import Request
 from fastapi.routing import APIRoute
 
-from local_server.server.errors import BadRequest
+from local_server.server.errors import BadRequest, PayloadTooLarge
 from local_server.server.unicode_check import invalid_text_path
 
 PARSED_KEY = "bge_local.json_body"  # the parsed body in the ASGI scope
@@ -27,8 +27,22 @@ OFF_LOOP_FROM = 256 * 1024  # bytes: larger bodies are parsed in a worker thread
 NAMED_BELOW = 1024 * 1024  # bytes: a smaller body with invalid Unicode gets the field named
 
 
-def parse_json(body: bytes) -> Any:
-    """The value of a JSON body; ``BadRequest`` saying what is wrong with it otherwise."""
+def more_strings_than(body: bytes, limit: int) -> bool:
+    """Whether a JSON body holds more than ``limit`` strings (keys included), from its quote characters:
+    unescaped quotes only ever delimit strings. A scan of the bytes, no parse; a second one only when the first
+    count is over the limit (escaped quotes are not delimiters)."""
+    quotes = body.count(b'"')
+    return quotes > 2 * limit and (quotes - body.count(b'\\"')) > 2 * limit
+
+
+def parse_json(body: bytes, max_strings: int | None = None) -> Any:
+    """The value of a JSON body; ``BadRequest`` saying what is wrong with it otherwise, ``PayloadTooLarge`` when
+    it holds more than ``max_strings`` strings (millions of tiny strings cost seconds of parsing, all holding
+    Python's GIL, so no thread can hide them from the other clients)."""
+    if max_strings is not None and len(body) > max_strings * 2 and more_strings_than(body, max_strings):
+        raise PayloadTooLarge(f"the request body holds more than {max_strings} strings, more than any request "
+                              "this server takes (8 per input or document allowed by --max-client-batch-size and "
+                              "--max-rerank-documents)", code="too_many_strings")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -45,11 +59,11 @@ def parse_json(body: bytes) -> Any:
                      f"{error.colno}); send Content-Type: application/json and a JSON object")
 
 
-async def parse_body(body: bytes) -> Any:
+async def parse_body(body: bytes, max_strings: int | None = None) -> Any:
     """``parse_json``, in a worker thread when the body is large enough to hold up the event loop."""
     if len(body) < OFF_LOOP_FROM:
         return parse_json(body)
-    return await asyncio.to_thread(parse_json, body)
+    return await asyncio.to_thread(parse_json, body, max_strings)
 
 
 class _ParsedBodyRequest(Request):

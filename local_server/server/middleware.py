@@ -210,9 +210,10 @@ class RequestFrame:
 
 
 class CancelOnDisconnect:
-    def __init__(self, app: Any, on_cancel: Any = None):
+    def __init__(self, app: Any, on_cancel: Any = None, max_strings: int | None = None):
         self.app = app
         self.on_cancel = on_cancel
+        self.max_strings = max_strings
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -221,7 +222,7 @@ class CancelOnDisconnect:
         messages = await _whole_body(receive)
         if messages is None:
             return  # the client left before its body arrived
-        refusal = await _parse_into_scope(scope, messages)
+        refusal = await _parse_into_scope(scope, messages, self.max_strings)
         if refusal is not None:
             await error_response(refusal)(scope, receive, send)
             return
@@ -276,13 +277,13 @@ async def _whole_body(receive: Any) -> list[dict] | None:
     return [{"type": "http.request", "body": b"".join(m.get("body", b"") for m in messages), "more_body": False}]
 
 
-async def _parse_into_scope(scope: dict, messages: list[dict]) -> ApiError | None:
+async def _parse_into_scope(scope: dict, messages: list[dict], max_strings: int | None) -> ApiError | None:
     """Parse a POST's JSON body once (body.py) into the scope for the route; the error to answer instead."""
     body = messages[0].get("body", b"")
     if scope["method"] != "POST" or not body:
         return None
     try:
-        scope[PARSED_KEY] = await parse_body(body)
+        scope[PARSED_KEY] = await parse_body(body, max_strings)
     except ApiError as refusal:
         return refusal
     return None
