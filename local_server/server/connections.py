@@ -90,8 +90,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _refuse(self, response: bytes) -> None:
         self._disarm()
         cycle = self.cycle
-        started = cycle is not None and not cycle.response_complete and cycle.response_started
-        if not started:
+        if cycle is None or not cycle.response_started:  # an answer begun (or sent) is not followed by another
             self.transport.write(response)
         if cycle is not None and not cycle.response_complete:
             cycle.disconnected = True  # the route sees the client gone: its queued work is cancelled
@@ -131,7 +130,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._headers_too_large("URL", "--max-header-bytes", self.limits.max_header_bytes)
 
     def on_message_begin(self) -> None:
-        self._parsed_bytes = 0
+        self._parsed_bytes = self._head_count = 0
         super().on_message_begin()
 
     def on_header(self, name: bytes, value: bytes) -> None:

@@ -7,6 +7,9 @@
   ``/v1/embeddings/``), and a per-model base URL (``/models/<name>/…``, see model_urls.py) is taken off and
   remembered in the scope;
 - bodies: a POST without a JSON content type (``curl -d``, some SDKs) is read as JSON anyway;
+- the API key, from the request line and headers alone (auth.py: every path but the open ones): a request
+  without a valid key is answered 401 before a byte of its body is read, and its connection is closed
+  rather than read to the end — nothing heavy happens before the key;
 - refusals before any work: a draining server answers 503 ``shutting_down`` (probes and metrics
   excepted), a body over ``max_request_bytes`` gets 413 — at once when its Content-Length says so, and as
   soon as the limit is passed when it arrives chunked, so no body is ever buffered beyond the limit;
@@ -24,9 +27,10 @@ and response in extra tasks and streams, which costs measurable CPU per request 
 An error no handler took (a bug) is logged here once, with its traceback, and answered with the JSON 500;
 it goes no further, so neither Starlette nor uvicorn logs it again ("Exception in ASGI application").
 
-``CancelOnDisconnect`` reads each body whole before the route runs. A body holding text that is not valid
-Unicode (a lone surrogate, which JSON can smuggle as ``"\\ud800"``) is refused there with a 400 that names
-the field, for every route at once. Then, when a client disconnects before its response starts, the handler
+``CancelOnDisconnect`` reads each body whole before the route runs and parses it once (body.py: orjson, off
+the event loop when large); the route reads that value. A body holding text that is not valid Unicode (a lone
+surrogate, which JSON can smuggle as ``"\\ud800"``) is refused there with a 400 that names the field, for
+every route at once. Then, when a client disconnects before its response starts, the handler
 is cancelled, which cancels its queued inputs (the batcher skips cancelled inputs), so abandoned work never
 runs.
 """
