@@ -184,8 +184,8 @@ class RequestFrame:
         return None
 
     def _route_path(self, scope: dict) -> ApiError | None:
-        """Normalise ``scope["path"]`` and take a per-model prefix off it (recorded in the scope); an unknown
-        model name is returned as the error to answer."""
+        """Take a per-model prefix off the (normalised) ``scope["path"]`` and record it in the scope; an unknown
+        model name is returned as the error to answer (only ever after the key was checked)."""
         path = scope["path"]
         if path.startswith(PREFIX) and getattr(self.app_state.core, "ready", False):
             try:
