@@ -30,12 +30,17 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from local_server.server.app import create_app
+    from local_server.server.connections import ConnectionLimits, limited_protocol
     from local_server.server.process import DrainingServer
 
     app = create_app(settings)
+    limits = ConnectionLimits(max_header_bytes=settings.max_header_bytes, max_headers=settings.max_headers,
+                              header_timeout_s=settings.header_timeout_s, body_timeout_s=settings.body_timeout_s,
+                              max_connections=settings.max_connections)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level,
                             timeout_graceful_shutdown=settings.drain_timeout_s, access_log=False,
-                            log_config=None)
+                            log_config=None, http=limited_protocol(limits),
+                            timeout_keep_alive=settings.keep_alive_s)  # type: ignore[arg-type]
     DrainingServer(config, app.state).run()
     return 0
 

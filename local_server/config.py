@@ -63,9 +63,26 @@ class Settings(BaseModel):
     max_client_batch_size: int = Field(4096, ge=1, description="inputs one request may carry (413 above)")
     max_rerank_documents: int = Field(4096, ge=1, description="documents one rerank request may carry (413 above)")
     max_request_bytes: int = Field(64 * 1024 * 1024, ge=1, description="largest request body in bytes (413 above)")
+    max_tokenize_tokens: int = Field(
+        262144, ge=1, description="most tokens one /tokenize answer may hold, all inputs together (413 above); each "
+                                  "input is cut at the model's max length unless it asks for truncate: false")
+    # connections (docs/security.md)
+    max_header_bytes: int = Field(32768, ge=1024, description="largest request line + headers in bytes (431 above)")
+    max_headers: int = Field(100, ge=8, description="most header lines one request may send (431 above)")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="seconds a client has to send a request's line and headers once it starts (or "
+                                "once it connects) before 408 and close")
+    body_timeout_s: float = Field(
+        120.0, gt=0, description="seconds a client has to send a request's whole body after its headers before 408 "
+                                 "and close")
+    keep_alive_s: float = Field(5.0, gt=0, description="seconds an idle kept-alive connection stays open")
+    max_connections: int = Field(
+        1000, ge=1, description="open connections beyond which new ones get 503 JSON and are closed")
     # exposure
     docs_enabled: bool = Field(True, description="serve OpenAPI docs at /docs")
     metrics_enabled: bool = Field(True, description="serve Prometheus metrics at /metrics")
+    public_metrics: bool = Field(
+        False, description="serve /metrics without the API key (by default it needs the key when one is set)")
     ui_enabled: bool = Field(
         True, description="serve the web console at /ui (status, try-it, what to paste into Dify and RAGFlow)")
     cors_origins: list[str] = Field(

@@ -25,12 +25,13 @@ from local_server.dialects.shapes import new_id
 from local_server.engine.core import QUANTIZED_TYPES, InferenceCore, quantize
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.http.auth import Auth, Core
+from local_server.http.body import ParsedBodyRoute
 from local_server.http.errors import BadRequest
 from local_server.http.middleware import dialect
 from local_server.http.responses import FastJSONResponse
 from local_server.http.routers import TaskRouter
 
-router = TaskRouter("embed", tags=["Cohere"], dependencies=[Auth, dialect("Cohere")])
+router = TaskRouter("embed", tags=["Cohere"], route_class=ParsedBodyRoute, dependencies=[Auth, dialect("Cohere")])
 
 EMBEDDING_TYPES = ("float", *QUANTIZED_TYPES, "base64")
 

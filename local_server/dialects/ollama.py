@@ -23,13 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from local_server.dialects.shapes import as_text_list
 from local_server.engine.types import EMBEDDING, EmbedNeeds, ServedModel
 from local_server.http.auth import Auth, Core
+from local_server.http.body import ParsedBodyRoute
 from local_server.http.errors import BadRequest
 from local_server.http.middleware import dialect
 from local_server.http.responses import FastJSONResponse
 from local_server.http.routers import TaskRouter
 
-router = TaskRouter("embed", tags=["Ollama"], dependencies=[Auth, dialect("Ollama")])
-models_router = TaskRouter("meta", tags=["Ollama"], dependencies=[Auth, dialect("Ollama")])  # /api/tags, /api/show
+router = TaskRouter("embed", tags=["Ollama"], route_class=ParsedBodyRoute, dependencies=[Auth, dialect("Ollama")])
+# /api/tags, /api/show
+models_router = TaskRouter("meta", tags=["Ollama"], route_class=ParsedBodyRoute, dependencies=[Auth, dialect("Ollama")])
 
 FAMILY = "xlm-roberta"  # bge-m3 and bge-reranker-v2-m3 are both XLM-RoBERTa models
 

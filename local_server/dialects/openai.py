@@ -6,6 +6,7 @@ OpenAI-API-compatible provider, RAGFlow's OpenAI-API-Compatible / VLLM / LocalAI
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 from fastapi import Request
@@ -14,11 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from local_server.engine.token_ids import decode_token_arrays
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.http.auth import Auth, Core
+from local_server.http.body import ParsedBodyRoute
 from local_server.http.middleware import tag_dialect
 from local_server.http.responses import FastJSONResponse, encode_vector
 from local_server.http.routers import TaskRouter
 
-router = TaskRouter("embed", tags=["OpenAI"], dependencies=[Auth])
+router = TaskRouter("embed", tags=["OpenAI"], route_class=ParsedBodyRoute, dependencies=[Auth])
 
 
 class EmbeddingRequest(BaseModel):
@@ -36,6 +38,10 @@ class EmbeddingRequest(BaseModel):
     return_sparse_tokens: bool = Field(default=False, description="bge-local: sparse weights also by token string")
     return_colbert_vecs: bool = Field(default=False, description="bge-local: include ColBERT multi-vectors")
     truncate: bool = Field(default=True, description="bge-local: truncate inputs longer than the model's limit")
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) or (isinstance(value, list) and (not value or isinstance(value[0], str)))
 
 
 def _texts(body: EmbeddingRequest) -> list[str]:
@@ -56,7 +62,8 @@ async def create_embeddings(body: EmbeddingRequest, core: Core, request: Request
     model = core.model_for(EMBEDDING, body.model)
     needs = EmbedNeeds(dense=body.return_dense, sparse=body.return_sparse or body.return_sparse_tokens,
                        colbert=body.return_colbert_vecs)
-    result = await core.embed(model, _texts(body), needs, truncate=body.truncate, dimensions=body.dimensions,
+    texts = _texts(body) if _is_text(body.input) else await asyncio.to_thread(_texts, body)  # ids: decode off-loop
+    result = await core.embed(model, texts, needs, truncate=body.truncate, dimensions=body.dimensions,
                               sparse_tokens=body.return_sparse_tokens)
     data = []
     for i, vec in enumerate(result.vectors):

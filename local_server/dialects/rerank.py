@@ -17,12 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from local_server.dialects.shapes import as_text_list, document_text, new_id, now
 from local_server.engine.types import RERANKER
 from local_server.http.auth import Auth, Core
+from local_server.http.body import ParsedBodyRoute
 from local_server.http.errors import BadRequest
 from local_server.http.middleware import tag_dialect
 from local_server.http.responses import FastJSONResponse
 from local_server.http.routers import TaskRouter
 
-router = TaskRouter("rerank", tags=["Rerank"], dependencies=[Auth])
+router = TaskRouter("rerank", tags=["Rerank"], route_class=ParsedBodyRoute, dependencies=[Auth])
 
 
 class RerankRequest(BaseModel):

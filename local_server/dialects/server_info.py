@@ -11,7 +11,7 @@ from local_server.dialects.shapes import now
 from local_server.dialects.xinference import MODEL_TYPES
 from local_server.engine.core import InferenceCore
 from local_server.engine.types import EMBEDDING, ServedModel
-from local_server.http.auth import Auth, Core
+from local_server.http.auth import Auth, Core, has_key
 from local_server.http.errors import ModelNotReady
 from local_server.http.middleware import tag_dialect
 from local_server.http.responses import FastJSONResponse
@@ -39,8 +39,11 @@ def health_body(core: InferenceCore) -> dict[str, Any]:
 @router.get("/ready", response_class=FastJSONResponse, include_in_schema=False)
 @router.get("/v1/health", response_class=FastJSONResponse, include_in_schema=False)
 async def health(core: Core, request: Request) -> FastJSONResponse:
-    """Readiness: 200 once every model is loaded, 503 (same body) before and while draining."""
-    body = health_body(core)
+    """Readiness: 200 once every model is loaded, 503 (same body) before and while draining. Without the key
+    (on a server that has one) the body says only ready or not; the detail (models, paths, devices, GPU
+    memory, a loading error) needs the key."""
+    body = health_body(core) if has_key(request) else {
+        "status": "ok" if core.ready else ("error" if core.load_error else "loading"), "ready": core.ready}
     if request.app.state.draining:
         body["status"] = "draining"
     ready = core.ready and not request.app.state.draining

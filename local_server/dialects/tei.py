@@ -19,12 +19,13 @@ from local_server.dialects import cohere
 from local_server.dialects.shapes import as_text_list
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.http.auth import Auth, Core
+from local_server.http.body import ParsedBodyRoute
 from local_server.http.errors import BadRequest
 from local_server.http.middleware import tag_dialect
 from local_server.http.responses import FastJSONResponse
 from local_server.http.routers import TaskRouter
 
-router = TaskRouter("embed", tags=["TEI and /embed"], dependencies=[Auth])
+router = TaskRouter("embed", tags=["TEI and /embed"], route_class=ParsedBodyRoute, dependencies=[Auth])
 
 
 class EmbedRequest(BaseModel):

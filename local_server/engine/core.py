@@ -133,20 +133,34 @@ class InferenceCore:
         return min(max_length, model.max_length)
 
     # ---- tokenization ------------------------------------------------------------------------------
+    def _tokenize_limit(self, model: ServedModel, truncate: bool) -> int:
+        """Tokens per input /tokenize answers: the model's max length, or with ``truncate: false`` the ceiling."""
+        return model.max_length if truncate else self.settings.max_tokenize_tokens
+
     async def tokenize(self, model: ServedModel, texts: list[str], *, special: bool = True,
-                       offsets: bool = False) -> Tokenized:
-        """Token ids of each text (no truncation); with ``offsets`` each token's text, span and kind."""
+                       offsets: bool = False, truncate: bool = True) -> Tokenized:
+        """Token ids of each text, cut at the model's max length (at ``--max-tokenize-tokens`` when not
+        ``truncate``); with ``offsets`` each token's text, span and kind. 413 beyond ``--max-tokenize-tokens``
+        in all."""
         self.check_count(len(texts), "inputs", self.settings.max_client_batch_size, "max_client_batch_size")
-        return await asyncio.to_thread(model.tokenizer.tokenize, texts, special=special, offsets=offsets)
+        return await asyncio.to_thread(model.tokenizer.tokenize, texts, special=special, offsets=offsets,
+                                       max_length=self._tokenize_limit(model, truncate),
+                                       budget=self.settings.max_tokenize_tokens)
 
-    async def token_pieces(self, model: ServedModel, text: str) -> tuple[list[int], list[str]]:
-        """The ids of ``text`` without special tokens, and for each the piece of ``text`` from its start to the
-        next token's start: the pieces join back into ``text`` exactly (Cohere's ``token_strings``, which
-        clients re-join into the text they embed)."""
-        return await asyncio.to_thread(model.tokenizer.pieces, text)
+    async def token_pieces(self, model: ServedModel, text: str, *, truncate: bool = True,
+                           ) -> tuple[list[int], list[str]]:
+        """The ids of ``text`` without special tokens (at most the model's max length, or the ceiling when not
+        ``truncate``), and for each the piece of ``text`` from its start to the next token's start: the pieces
+        join back into ``text`` exactly (Cohere's ``token_strings``, which clients re-join into the text they
+        embed)."""
+        return await asyncio.to_thread(model.tokenizer.pieces, text, self._tokenize_limit(model, truncate))
 
-    def detokenize(self, model: ServedModel, ids: Sequence[int]) -> str:
-        """The text of token ids (special tokens included when given)."""
+    async def detokenize(self, model: ServedModel, ids: Sequence[int]) -> str:
+        """The text of token ids (special tokens included when given), decoded off the event loop."""
+        self.check_count(len(ids), "token ids", self.settings.max_tokenize_tokens, "max_tokenize_tokens")
+        return await asyncio.to_thread(self._detokenize, model, ids)
+
+    def _detokenize(self, model: ServedModel, ids: Sequence[int]) -> str:
         size = model.tokenizer.vocab_size
         bad = [i for i in ids if not 0 <= int(i) < size]
         if bad:
@@ -190,7 +204,8 @@ class InferenceCore:
                 vec.dense = dense / max(float(np.linalg.norm(dense)), 1e-12)
         by_token = None
         if sparse_tokens and needs.sparse:
-            by_token = [model.tokenizer.token_strings(list(v.sparse)) for v in vectors]
+            by_token = await asyncio.to_thread(  # one decode per token: off the event loop
+                lambda: [model.tokenizer.token_strings(list(v.sparse)) for v in vectors])
         return EmbedResult(vectors=vectors, token_counts=[len(x) for x in ids], sparse_tokens=by_token)
 
     # ---- reranking ---------------------------------------------------------------------------------

@@ -49,6 +49,10 @@ def max_padding(settings: Settings, devices: list[str]) -> float:
     return CPU_MAX_PADDING if all(d.startswith("cpu") for d in devices) else 1.0
 
 
+def _is_path(source: str) -> bool:
+    return source.startswith(("/", ".", "~")) or "\\" in source or Path(source).expanduser().exists()
+
+
 def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -> ServedModel:
     """Load one model of ``kind`` (a key of ``registry.KINDS``) on every device (one replica each) behind one
     batcher."""
@@ -61,8 +65,8 @@ def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -
     max_length = min(s.max_length, first.max_positions - 2)
     canonical = Path(source.rstrip("/")).name
     served = [canonical, *spec.aliases(s)]
-    if source != canonical:
-        served.append(source)
+    if source != canonical and not _is_path(source):
+        served.append(source)  # a hub id (BAAI/bge-m3); a directory answers to its name only, never its path
     batcher = Batcher(
         kind,
         replicas,

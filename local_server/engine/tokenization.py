@@ -20,9 +20,27 @@ from typing import Any
 from local_server.engine.errors import InvalidInput, TooLarge
 from local_server.engine.types import Token, Tokenized
 
-# Tokenizing a 10 MB string to keep its first 8192 tokens wastes seconds: when truncating, cut the text
-# far beyond the point where the token limit falls (a token always covers at least one character).
+# Tokenizing a 10 MB string to keep its first 8192 tokens wastes seconds: cut the text far beyond the point
+# where the token limit falls (a token always covers at least one character), and judge it by that prefix.
 _CHARS_PER_TOKEN_BOUND = 12
+_TOKENIZE_CHUNK = 64  # texts tokenized at a time by /tokenize, so that its budget stops the work early
+
+
+def _kept(count: int, head: int, room: int, tail: int) -> range | list[int]:
+    """Positions kept of ``count`` tokens: all when they fit, else the ``head`` special tokens, ``room`` of the
+    content and the ``tail`` special tokens."""
+    if count <= head + room + tail:
+        return range(count)
+    return [*range(head + room), *range(count - tail, count)]
+
+
+def _too_long(what: str, tokens: int, beyond_bound: bool, max_length: int) -> TooLarge:
+    """The 413 of an input over the limit; ``beyond_bound``: judged by its first ``max_length`` x 12 characters,
+    the most the server reads of a text for that limit."""
+    counted = (f"more than {max_length * _CHARS_PER_TOKEN_BOUND} characters ({tokens} tokens in those alone)"
+               if beyond_bound else f"{tokens} tokens")
+    return TooLarge(f"{what} {counted}, more than the limit of {max_length} tokens; shorten it or let the server "
+                    "truncate (truncate: true)", code="input_too_long")
 
 
 @dataclass(frozen=True)
@@ -168,13 +186,14 @@ class ModelTokenizer:
         room = max_length - extra
         if room < 0:
             raise InvalidInput(f"max_length must be at least {extra}")
-        contents = self._content(texts, max_length * _CHARS_PER_TOKEN_BOUND if truncate else None, keep)
+        # Truncating or not, only a bounded prefix is tokenized: a text over the bound is over the limit anyway.
+        bound = max_length * _CHARS_PER_TOKEN_BOUND
+        contents = self._content(texts, bound, keep)
         result = []
         for i, ids in enumerate(contents):
-            if len(ids) > room:
+            if len(ids) > room or (not truncate and len(texts[i]) > bound):
                 if not truncate:
-                    raise TooLarge(f"input {i} has {len(ids) + extra} tokens, more than the limit of {max_length}; "
-                                   "shorten it or let the server truncate (truncate: true)", code="input_too_long")
+                    raise _too_long(f"input {i} has", len(ids) + extra, len(texts[i]) > bound, max_length)
                 ids = ids[len(ids) - room:] if keep == "end" else ids[:room]
             result.append([*t.prefix, *ids, *t.suffix] if special else ids)
         return result
@@ -189,48 +208,68 @@ class ModelTokenizer:
         query_limit = max_length * 3 // 4
         query_ids = {q: ids[:query_limit] for q, ids in
                      zip(queries, self._content(queries, query_limit * _CHARS_PER_TOKEN_BOUND), strict=True)}
-        doc_ids = self._content([d for _, d in pairs], max_length * _CHARS_PER_TOKEN_BOUND if truncate else None)
+        bound = max_length * _CHARS_PER_TOKEN_BOUND
+        doc_ids = self._content([d for _, d in pairs], bound)  # a bounded prefix, truncating or not
         result = []
-        for i, ((query, _), d_ids) in enumerate(zip(pairs, doc_ids, strict=True)):
+        for i, ((query, document), d_ids) in enumerate(zip(pairs, doc_ids, strict=True)):
             q_ids = query_ids[query]
             room = max_length - len(q_ids) - t.pair_extra
             if room < 0:
                 raise InvalidInput(f"max_length {max_length} is too small for the query and {t.pair_extra} special "
                                    f"tokens; allow at least {len(q_ids) + t.pair_extra}")
-            if len(d_ids) > room:
+            if len(d_ids) > room or (not truncate and len(document) > bound):
                 if not truncate:
-                    raise TooLarge(
-                        f"query and document {i} together have {len(q_ids) + len(d_ids) + t.pair_extra} tokens, "
-                        f"more than the limit of {max_length}; shorten them or let the server truncate "
-                        "(truncate: true)", code="input_too_long")
+                    raise _too_long(f"query and document {i} together have", len(q_ids) + len(d_ids) + t.pair_extra,
+                                    len(document) > bound, max_length)
                 d_ids = d_ids[:room]
             result.append([*t.pair_prefix, *q_ids, *t.pair_middle, *d_ids, *t.pair_suffix])
         return result
 
-    def tokenize(self, texts: list[str], *, special: bool, offsets: bool) -> Tokenized:
-        """Every token of each text, untruncated; with ``offsets`` each token's text, span and kind."""
-        if not offsets:
-            encoded = self._rust.encode_batch_fast(texts, add_special_tokens=special)
-            return Tokenized(ids=[e.ids for e in encoded])
-        encoded = self._rust.encode_batch(texts, add_special_tokens=special)
-        ids = [e.ids for e in encoded]
-        tokens = [
-            [Token(id=i, text=self._rust.id_to_token(i) if i in self.special_ids else text[start:stop],
-                   special=i in self.special_ids, start=start, stop=stop)
-             for i, (start, stop) in zip(row, e.offsets, strict=True)]
-            for text, row, e in zip(texts, ids, encoded, strict=True)
-        ]
+    def tokenize(self, texts: list[str], *, special: bool, offsets: bool, max_length: int,
+                 budget: int) -> Tokenized:
+        """The tokens of each text, at most ``max_length`` with the special tokens (the end is cut, the closing
+        special token kept), with ``offsets`` each token's text, span and kind; ``TooLarge`` once the answer
+        would hold more than ``budget`` tokens. Only a bounded prefix of each text is tokenized, a few texts
+        at a time, so the work and memory stay bounded by ``budget`` whatever the texts."""
+        head = len(self._template.prefix) if special else 0
+        tail = len(self._template.suffix) if special else 0
+        room = max(max_length - head - tail, 0)
+        bound = max(max_length, 1) * _CHARS_PER_TOKEN_BOUND
+        ids: list[list[int]] = []
+        tokens: list[list[Token]] = []
+        total = 0
+        for start in range(0, len(texts), _TOKENIZE_CHUNK):
+            chunk = [text[:bound] for text in texts[start:start + _TOKENIZE_CHUNK]]
+            encode = self._rust.encode_batch if offsets else self._rust.encode_batch_fast
+            for text, e in zip(chunk, encode(chunk, add_special_tokens=special), strict=True):
+                keep = _kept(len(e.ids), head, room, tail)
+                total += len(keep)
+                if total > budget:
+                    raise TooLarge(f"the tokens of these inputs are more than one answer may hold ({budget}); send "
+                                   "fewer or shorter texts, or raise --max-tokenize-tokens", code="too_many_tokens")
+                all_ids = e.ids  # a new list at each access: read it once
+                row = [all_ids[k] for k in keep] if isinstance(keep, list) else all_ids
+                ids.append(row)
+                if offsets:
+                    spans = e.offsets
+                    tokens.append([Token(id=i, text=self._rust.id_to_token(i) if i in self.special_ids
+                                         else text[spans[k][0]:spans[k][1]], special=i in self.special_ids,
+                                         start=spans[k][0], stop=spans[k][1]) for i, k in zip(row, keep, strict=True)])
         return Tokenized(ids=ids, tokens=tokens)
 
-    def pieces(self, text: str) -> tuple[list[int], list[str]]:
-        """The ids of ``text`` without special tokens, and for each the piece of ``text`` from its start to the
-        next token's start, so that the pieces join back into ``text`` exactly."""
-        encoding = self._rust.encode(text, add_special_tokens=False)
+    def pieces(self, text: str, max_tokens: int) -> tuple[list[int], list[str]]:
+        """The ids of ``text`` without special tokens (at most ``max_tokens``, from a bounded prefix), and for each
+        the piece of ``text`` from its start to the next token's start, so that the pieces join back into
+        ``text`` exactly (into its beginning, when it had more tokens)."""
+        cut = text[:max_tokens * _CHARS_PER_TOKEN_BOUND]
+        encoding = self._rust.encode(cut, add_special_tokens=False)
+        ids, spans = encoding.ids, encoding.offsets
         starts: list[int] = []
-        for start, _ in encoding.offsets:
+        for start, _ in spans[:max_tokens]:
             starts.append(0 if not starts else max(start, starts[-1]))
-        ends = [*starts[1:], len(text)] if starts else []  # an empty text (or all whitespace) has no pieces
-        return list(encoding.ids), [text[a:b] for a, b in zip(starts, ends, strict=True)]
+        end = len(cut) if len(spans) <= max_tokens else max(spans[max_tokens][0], starts[-1])
+        ends = [*starts[1:], end] if starts else []  # an empty text (or all whitespace) has no pieces
+        return list(ids[:max_tokens]), [cut[a:b] for a, b in zip(starts, ends, strict=True)]
 
     @property
     def vocab_size(self) -> int:

@@ -7,6 +7,9 @@
   ``/v1/embeddings/``), and a per-model base URL (``/models/<name>/…``, see model_urls.py) is taken off and
   remembered in the scope;
 - bodies: a POST without a JSON content type (``curl -d``, some SDKs) is read as JSON anyway;
+- the API key, from the request line and headers alone (auth.py: every path but the open ones): a request
+  without a valid key is answered 401 before a byte of its body is read, and its connection is closed
+  rather than read to the end — nothing heavy happens before the key;
 - refusals before any work: a draining server answers 503 ``shutting_down`` (probes and metrics
   excepted), a body over ``max_request_bytes`` gets 413 — at once when its Content-Length says so, and as
   soon as the limit is passed when it arrives chunked, so no body is ever buffered beyond the limit;
@@ -24,9 +27,10 @@ and response in extra tasks and streams, which costs measurable CPU per request 
 An error no handler took (a bug) is logged here once, with its traceback, and answered with the JSON 500;
 it goes no further, so neither Starlette nor uvicorn logs it again ("Exception in ASGI application").
 
-``CancelOnDisconnect`` reads each body whole before the route runs. A body holding text that is not valid
-Unicode (a lone surrogate, which JSON can smuggle as ``"\\ud800"``) is refused there with a 400 that names
-the field, for every route at once. Then, when a client disconnects before its response starts, the handler
+``CancelOnDisconnect`` reads each body whole before the route runs and parses it once (body.py: orjson, off
+the event loop when large); the route reads that value. A body holding text that is not valid Unicode (a lone
+surrogate, which JSON can smuggle as ``"\\ud800"``) is refused there with a 400 that names the field, for
+every route at once. Then, when a client disconnects before its response starts, the handler
 is cancelled, which cancels its queued inputs (the batcher skips cancelled inputs), so abandoned work never
 runs.
 """
@@ -43,9 +47,10 @@ from typing import Any, Protocol
 from fastapi import Depends, Request
 
 from local_server.config import Settings
+from local_server.http.auth import header_value, is_open, key_error
+from local_server.http.body import PARSED_KEY, parse_body
 from local_server.http.errors import (
     ApiError,
-    BadRequest,
     ModelNotReady,
     NotFound,
     PayloadTooLarge,
@@ -53,7 +58,6 @@ from local_server.http.errors import (
     internal_error,
 )
 from local_server.http.model_urls import PREFIX, SCOPE_KEY, split_model_prefix
-from local_server.http.unicode_check import invalid_text_path
 
 access_log = logging.getLogger("bge_local.access")
 
@@ -113,10 +117,14 @@ class RequestFrame:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        unknown_model = self._route_path(scope)
+        scope["path"] = normal_path(scope["path"])
         path = scope["path"]
         headers = dict(scope["headers"])  # lower-cased names; for a repeated header the last one wins
         method = scope["method"]
+        # The key, from the request line and headers alone: a refused request's body is never read.
+        unauthorized = None if is_open(path, self.settings.public_metrics) else key_error(
+            header_value(scope, b"authorization"), self.settings.api_keys)
+        unknown_model = None if unauthorized else self._route_path(scope)
         if method == "POST" and b"json" not in headers.get(b"content-type", b""):
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
             scope["headers"].append((b"content-type", b"application/json"))
@@ -144,7 +152,10 @@ class RequestFrame:
             return message
 
         try:
-            refusal = unknown_model or self._refusal(path, headers.get(b"content-length", b""))
+            refusal = unauthorized or unknown_model or self._refusal(path, headers.get(b"content-length", b""))
+            if refusal is not None and _announces_body(headers):
+                # Answered without reading the body: close rather than read what is left of it.
+                refusal.headers.setdefault("Connection", "close")
             if refusal is None:
                 refusal = await self._route(scope, receive_within_limit, send_with_id, lambda: status != 0)
             if refusal is not None:
@@ -175,9 +186,9 @@ class RequestFrame:
         return None
 
     def _route_path(self, scope: dict) -> ApiError | None:
-        """Normalise ``scope["path"]`` and take a per-model prefix off it (recorded in the scope); an unknown
-        model name is returned as the error to answer."""
-        path = normal_path(scope["path"])
+        """Take a per-model prefix off the (normalised) ``scope["path"]`` and record it in the scope; an unknown
+        model name is returned as the error to answer (only ever after the key was checked)."""
+        path = scope["path"]
         if path.startswith(PREFIX) and getattr(self.app_state.core, "ready", False):
             try:
                 found = split_model_prefix(path, self.app_state.core)
@@ -205,9 +216,10 @@ class RequestFrame:
 
 
 class CancelOnDisconnect:
-    def __init__(self, app: Any, on_cancel: Any = None):
+    def __init__(self, app: Any, on_cancel: Any = None, max_strings: int | None = None):
         self.app = app
         self.on_cancel = on_cancel
+        self.max_strings = max_strings
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -216,7 +228,7 @@ class CancelOnDisconnect:
         messages = await _whole_body(receive)
         if messages is None:
             return  # the client left before its body arrived
-        refusal = _invalid_text(messages)
+        refusal = await _parse_into_scope(scope, messages, self.max_strings)
         if refusal is not None:
             await error_response(refusal)(scope, receive, send)
             return
@@ -257,7 +269,7 @@ class CancelOnDisconnect:
 
 
 async def _whole_body(receive: Any) -> list[dict] | None:
-    """Every message of the request body; None when the client disconnects first."""
+    """The request body as one message; None when the client disconnects first."""
     messages = []
     while True:
         message = await receive()
@@ -265,12 +277,24 @@ async def _whole_body(receive: Any) -> list[dict] | None:
             return None
         messages.append(message)
         if not message.get("more_body", False):
-            return messages
+            break
+    if len(messages) == 1:
+        return messages
+    return [{"type": "http.request", "body": b"".join(m.get("body", b"") for m in messages), "more_body": False}]
 
 
-def _invalid_text(messages: list[dict]) -> ApiError | None:
-    where = invalid_text_path(b"".join(m.get("body", b"") for m in messages))
-    if where is None:
+async def _parse_into_scope(scope: dict, messages: list[dict], max_strings: int | None) -> ApiError | None:
+    """Parse a POST's JSON body once (body.py) into the scope for the route; the error to answer instead."""
+    body = messages[0].get("body", b"")
+    if scope["method"] != "POST" or not body:
         return None
-    return BadRequest(f"'{where}' is not valid Unicode text: it holds a lone UTF-16 surrogate (such as \\ud800), "
-                      "which no real text contains; send the text as valid UTF-8", code="invalid_unicode")
+    try:
+        scope[PARSED_KEY] = await parse_body(body, max_strings)
+    except ApiError as refusal:
+        return refusal
+    return None
+
+
+def _announces_body(headers: dict[bytes, bytes]) -> bool:
+    """Whether a request says a body follows its headers."""
+    return b"transfer-encoding" in headers or headers.get(b"content-length", b"0").strip() not in (b"", b"0")

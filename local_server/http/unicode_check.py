@@ -1,12 +1,10 @@
-"""Text in a request body that is not valid Unicode, found once at the edge for every route.
+"""Where in a JSON body a string is not valid Unicode, to name the field in the 400.
 
-JSON can carry a lone UTF-16 surrogate as an escape (``"\\ud800"``), and Python's JSON reader, which FastAPI
-uses, accepts it (and raw UTF-8-encoded surrogates too); such a string then fails deep inside the tokenizer
-or the response encoder. The middleware that reads each body whole asks ``invalid_text_path`` about it
-before any route runs, and answers 400 naming the field. A body with no ``\\u`` escape and no 0xED byte
-(the lead byte of an encoded surrogate) cannot hold one, and costs two substring searches; the others are
-parsed once more, by orjson, which refuses lone surrogates, and only a body orjson refuses is read by
-Python's JSON reader and walked to name the field.
+JSON can carry a lone UTF-16 surrogate as an escape (``"\\ud800"``), and Python's JSON reader accepts it (and raw
+UTF-8-encoded surrogates too); such a string then fails deep inside the tokenizer or the response encoder.
+orjson refuses it (body.py parses every body once with orjson); only then, and only for a small body, is the
+body read again here by Python's JSON reader and walked to name the field (``input[2]``), so that a bad body
+costs a bounded amount of work whatever its size.
 """
 
 from __future__ import annotations

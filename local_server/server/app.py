@@ -93,7 +93,8 @@ def create_app(settings: Settings, core: InferenceCore | None = None, *, ready_b
 
     install_handlers(app)
 
-    app.add_middleware(CancelOnDisconnect, on_cancel=lambda scope: metrics.disconnects.inc())
+    app.add_middleware(CancelOnDisconnect, on_cancel=lambda scope: metrics.disconnects.inc(),
+                       max_strings=8 * (settings.max_client_batch_size + settings.max_rerank_documents) + 1024)
     # Outermost of ours (added last): its body limit must see the body before CancelOnDisconnect buffers it.
     app.add_middleware(RequestFrame, settings=settings, metrics=metrics, app_state=app.state)
 

@@ -2,7 +2,7 @@
 
 - Logging: plain text for people, or one JSON object per line for log shippers (``--log-format json``).
   Access lines carry the request id that the response returns in ``X-Request-Id``; no request bodies and no
-  credentials are ever logged.
+  credentials are ever logged, and control characters in any logged text are escaped (http/logsafe.py).
 - ``DrainingServer``: on SIGTERM/SIGINT it marks the app as draining (new requests get a JSON 503 and
   readiness turns 503) and lets uvicorn finish the accepted requests before the process exits.
 """
@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 
+from local_server.http.logsafe import escape
 from local_server.loopback import is_loopback_host
 
 log = logging.getLogger("bge_local.lifecycle")
@@ -30,11 +31,12 @@ class JsonFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": escape(record.getMessage()),
         }
         for key in _EXTRA:
             if hasattr(record, key):
-                entry[key] = getattr(record, key)
+                value = getattr(record, key)
+                entry[key] = escape(value) if isinstance(value, str) else value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -44,10 +46,14 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape(record.message)  # a traceback, appended after this, keeps its lines
+        return super().formatMessage(record)
+
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         request_id = getattr(record, "request_id", None)
-        return f"{line} request_id={request_id}" if request_id else line
+        return f"{line} request_id={escape(str(request_id))}" if request_id else line
 
 
 def configure(level: str, fmt: str) -> None:

@@ -26,6 +26,7 @@ MODEL_ROUTES = [
     ("POST", "/api/show", {"model": "bge-m3"}), ("POST", "/api/rerank", RERANK),
     ("GET", "/v1/models/bge-m3", None), ("GET", "/models/bge-m3", None),
     ("GET", "/v1/stats", None), ("GET", "/stats", None), ("GET", "/ui/api/connect", None),
+    ("GET", "/metrics", None),  # open only with --public-metrics
 ]
 # Paths above that reach a route of another spelling (the request frame collapses /v1/v1) or a path template.
 ROUTE_OF = {"/v1/v1/embeddings": "/v1/embeddings", "/v1/v1/rerank": "/v1/rerank",
@@ -62,8 +63,10 @@ def test_with_keys_every_model_route_demands_one(keyed_server, method, path, bod
         assert resp.status_code == 200, resp.text
 
 
-def test_health_needs_no_key_and_reports_models(keyed_server):
-    body = httpx.get(keyed_server.url + "/health").json()
+def test_health_needs_no_key_but_its_detail_does(keyed_server):
+    resp = httpx.get(keyed_server.url + "/health")
+    assert resp.status_code == 200 and resp.json() == {"status": "ok", "ready": True}
+    body = httpx.get(keyed_server.url + "/health", headers={"Authorization": "Bearer test-key-2"}).json()
     assert body["ready"] is True and body["device"] == "cpu"
     assert {m["type"] for m in body["models"]} == {"embedding", "reranker"}
     assert "gpus" in body
@@ -212,8 +215,8 @@ def test_one_model_servers(embedder_only_server, reranker_only_server):
     assert httpx.post(reranker_only_server.url + "/rerank", json=RERANK).status_code == 200
 
 
-# Routes that answer without a key: probes, metrics, docs, the landing page and the console's static files.
-OPEN_ROUTES = {"/", "/health", "/ready", "/v1/health", "/live", "/health/live", "/metrics", "/docs",
+# Routes that answer without a key: probes, docs, the landing page and the console's static files.
+OPEN_ROUTES = {"/", "/health", "/ready", "/v1/health", "/live", "/health/live", "/docs",
                "/docs/oauth2-redirect", "/openapi.json", "/ui", "/ui/{name:path}",
                "/v1/cluster/auth"}  # Xinference's client asks it without a key whether to send one
 
@@ -230,3 +233,19 @@ def test_the_auth_walk_covers_every_route_the_app_has():
         paths |= {r.path for r in inner.routes} if inner is not None else {route.path}
     walked = {ROUTE_OF.get(path, path) for _, path, _ in MODEL_ROUTES}
     assert paths - OPEN_ROUTES == walked
+
+
+def test_the_frame_checks_the_key_on_exactly_the_routes_that_need_it():
+    """The request frame refuses a bad key from the headers alone, before the body: its list of open paths must
+    be the routes above, no more (a keyed route served without the key) and no less."""
+    from local_server.config import Settings
+    from local_server.http.auth import is_open
+    from local_server.server.app import create_app
+
+    app = create_app(Settings(api_keys=["k"]))
+    for route in app.routes:
+        inner = getattr(route, "original_router", None)
+        for path in {r.path for r in inner.routes} if inner is not None else {route.path}:
+            example = path.replace("{name:path}", "app.js").replace("{model_uid:path}", "bge-m3")
+            assert is_open(example) == (path in OPEN_ROUTES), path
+    assert is_open("/metrics", public_metrics=True) and not is_open("/models/x/health")

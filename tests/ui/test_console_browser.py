@@ -259,7 +259,7 @@ def test_with_a_key_nothing_renders_until_it_is_entered(keyed_server, new_page):
     open_console(page, keyed_server)
     expect(page.locator("#gate")).to_be_visible()
     expect(page.locator("#app")).to_be_hidden()
-    served = httpx.get(keyed_server.url + "/health").json()["models"]
+    served = httpx.get(keyed_server.url + "/health", headers=keyed_server.headers()).json()["models"]
     models = [m["name"] for m in served]
     secrets = [m["path"] for m in served] + ["bge-reranker-v2-m3", "uptime"]  # what only /v1/stats tells
 

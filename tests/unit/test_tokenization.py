@@ -73,7 +73,7 @@ def test_pairs_refuse_what_does_not_fit(tok):
 
 def test_offsets_and_special_tokens_equal_transformers(hf, tok):
     texts = _texts(5, 20, 40)
-    got = tok.tokenize(texts, special=True, offsets=True)
+    got = tok.tokenize(texts, special=True, offsets=True, max_length=8192, budget=10**6)
     want = hf(texts, return_offsets_mapping=True)
     specials = set(hf.all_special_ids)
     assert got.ids == want["input_ids"]
@@ -81,15 +81,43 @@ def test_offsets_and_special_tokens_equal_transformers(hf, tok):
         for i, (start, stop), token in zip(ids, spans, tokens, strict=True):
             assert (token.id, token.start, token.stop, token.special) == (i, start, stop, i in specials)
             assert token.text == (hf.convert_ids_to_tokens(i) if i in specials else text[start:stop])
-    assert tok.tokenize(texts, special=False, offsets=False).ids == hf(texts, add_special_tokens=False)["input_ids"]
+    bare = tok.tokenize(texts, special=False, offsets=False, max_length=8192, budget=10**6)
+    assert bare.ids == hf(texts, add_special_tokens=False)["input_ids"]
 
 
 def test_pieces_join_back_into_the_text_and_match_the_ids(hf, tok):
     for text in _texts(6, 20, 40):  # with "" and " ": texts without tokens have no pieces
-        ids, pieces = tok.pieces(text)
+        ids, pieces = tok.pieces(text, 8192)
         assert ids == hf(text, add_special_tokens=False)["input_ids"]
         assert len(pieces) == len(ids)
         assert "".join(pieces) == (text if ids else "")
+
+
+@pytest.mark.parametrize("max_length", [3, 17, 100])
+def test_tokenize_cuts_at_max_length_like_transformers(hf, tok, max_length):
+    texts = _texts(max_length + 1, 30, 200)
+    want = hf(texts, truncation=True, max_length=max_length, return_offsets_mapping=True)
+    got = tok.tokenize(texts, special=True, offsets=True, max_length=max_length, budget=10**6)
+    assert got.ids == want["input_ids"]
+    assert [[(t.start, t.stop) for t in row] for row in got.tokens] == [list(map(tuple, s)) for s in
+                                                                        want["offset_mapping"]]
+
+
+def test_tokenize_stops_at_its_budget_and_pieces_at_their_limit(hf, tok):
+    with pytest.raises(TooLarge, match="max-tokenize-tokens"):
+        tok.tokenize(["word " * 1000] * 5, special=True, offsets=False, max_length=8192, budget=2500)
+    text = "word " * 1000
+    ids, pieces = tok.pieces(text, 10)
+    assert ids == hf(text, add_special_tokens=False)["input_ids"][:10] and len(pieces) == 10
+    assert text.startswith("".join(pieces))
+
+
+def test_no_truncation_judges_a_huge_text_by_a_bounded_prefix(tok):
+    huge = "word " * 2_000_000  # 10 MB: tokenizing it whole would take seconds
+    with pytest.raises(TooLarge, match="more than 98304 characters"):
+        tok.encode([huge], max_length=8192, truncate=False)
+    with pytest.raises(TooLarge, match="query and document 0"):
+        tok.encode_pairs([("q", huge)], max_length=8192, truncate=False)
 
 
 def test_mixed_settings_from_many_threads_give_each_call_its_own_answer(hf, tok):
@@ -103,7 +131,7 @@ def test_mixed_settings_from_many_threads_give_each_call_its_own_answer(hf, tok)
             ("encode", dict(texts=[text, "short"], max_length=24 + i, truncate=True)),
             ("encode", dict(texts=["a short text"], max_length=8192, truncate=False)),
             ("encode_pairs", dict(pairs=[(text, text[::-1])], max_length=64 + i, truncate=True)),
-            ("tokenize", dict(texts=[text], special=True, offsets=False)),
+            ("tokenize", dict(texts=[text], special=True, offsets=False, max_length=8192, budget=10**6)),
         ]
     alone = [getattr(tok, name)(**kwargs) for name, kwargs in calls]
     stop = threading.Event()
