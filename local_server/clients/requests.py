@@ -55,7 +55,7 @@ class ClientRequest:
     under_model_url: bool = False
     detail: str = ""  # what the doctor says of a passing answer: {path}, {path:.3f}, {path|onoff}
     keep: tuple[tuple[str, str], ...] = ()  # (name, path): values for the check's summary
-    reference: bool = False  # its dense vectors are the ones later answers must agree with
+    reference: str = ""  # a path to the dense vectors that later answers must agree with ("agrees")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,7 +114,7 @@ CHECKS: tuple[ClientCheck, ...] = (
                                     Rule("data.*.embedding", "distinct", "two different texts got the same vector"),
                                     _usage("embeddings")),
                       detail="{data.#} vectors × {data.0.embedding.#} dims, {usage.total_tokens} tokens",
-                      reference=True),)),
+                      reference="data.*.embedding"),)),
     ClientCheck("embeddings_base64", "POST /v1/embeddings  base64", "RAGFlow Xinference/LocalAI (openai-python)", (
         ClientRequest("POST", "/v1/embeddings", {"model": "{embedding}", "input": TEXTS, "encoding_format": "base64"},
                       "embedding", (*_embeddings(len(TEXTS), "base64"),
@@ -237,7 +237,7 @@ class Call:
     rules: list[dict[str, Any]]
     detail: str
     keep: list[tuple[str, str]]
-    reference: bool
+    reference: str
 
 
 def calls(check: ClientCheck, root: str, names: dict[str, str], kinds: tuple[str | None, ...] | None = None

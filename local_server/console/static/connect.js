@@ -24,7 +24,7 @@ export async function testRow(row, key) {
     try {
       if (reply.body === null || reply.body === undefined) throw new Error("the answer is not JSON");
       judge(reply.body, c.rules, reference);
-      if (c.reference) reference = at(reply.body, "data.*.embedding");
+      if (c.reference) reference = at(reply.body, c.reference);
     } catch (error) {
       return { ok: false, message: `${new URL(c.url).pathname}: ${error.message}` };
     }

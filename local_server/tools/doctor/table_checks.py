@@ -33,7 +33,7 @@ class TableCheck:
             except judge.Failed as exc:
                 raise CheckFailed(str(exc)) from exc
             if call.reference:
-                self.reference[:] = judge.at(body, "data.*.embedding")
+                self.reference[:] = judge.at(body, call.reference)
             values = {"model": call.model}
             kept.update({name: judge.at(body, path) for name, path in call.keep})
             if call.detail:
