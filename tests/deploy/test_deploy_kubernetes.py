@@ -200,7 +200,7 @@ def test_the_exposure_check_catches_an_open_port():
     assert ray_exposure_problems(documents(NETWORKPOLICY)[0], unlabelled)
 
 
-def test_rayservice_runs_two_ingress_replicas_at_least():
-    """Serve stops an old replica before its successor is ready: with one ingress a roll-out leaves none."""
+def test_rayservice_runs_two_ingress_replicas_at_least_and_surges():
+    """By default Serve stops an old replica before its successor starts: with one ingress a roll-out leaves none."""
     ingress = next(d for d in serve_config()["applications"][0]["deployments"] if d["name"] == "ingress")
-    assert ingress["autoscaling_config"]["min_replicas"] >= 2
+    assert ingress["autoscaling_config"]["min_replicas"] >= 2 and ingress["max_surge_percent"] > 0

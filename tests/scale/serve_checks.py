@@ -94,6 +94,7 @@ class Load:
     attempts: int = 6
     ok: int = 0
     retried: int = 0
+    slowest: float = 0.0  # seconds, of an answered request (for reports, never asserted)
     failed: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -101,6 +102,7 @@ class Load:
 
     def _one(self, client: httpx.Client, texts: list[str]) -> None:
         error = ""
+        start = time.monotonic()
         for attempt in range(self.attempts):
             try:
                 r = client.post(self.url + "/v1/embeddings", json={"input": texts})
@@ -108,6 +110,7 @@ class Load:
                     vectors = [np.asarray(d["embedding"]) for d in r.json()["data"]]
                     with self._lock:
                         self.ok += 1
+                        self.slowest = max(self.slowest, time.monotonic() - start)
                         self.retried += attempt > 0
                         if not all(np.allclose(v, self.expected[t], atol=1e-5) for v, t in
                                    zip(vectors, texts, strict=True)):

@@ -104,11 +104,12 @@ def test_default_settings_write_no_args_beyond_the_models():
 
 
 def test_two_ingress_replicas_by_default():
-    """Serve replaces a replica by stopping it before its successor is ready: with one ingress, a roll-out of
-    ``args`` leaves none for a while. Two by default keep one serving."""
+    """By default Serve replaces a replica by stopping it before its successor starts: with one ingress, a
+    roll-out of ``args`` leaves none for a while. Two by default, and a surge, keep one serving."""
     config = yaml.safe_load(ray_config("--embedding-model", "/m/e").stdout)
     ingress = next(d for d in config["applications"][0]["deployments"] if d["name"] == "ingress")
     assert ingress["autoscaling_config"]["min_replicas"] >= 2
+    assert ingress["max_surge_percent"] == 100  # and the successor starts before the old one stops
 
 
 def autoscaling_configs(config: dict) -> list[dict]:

@@ -337,19 +337,26 @@ def test_turning_on_an_api_key_rolls_out_without_failed_requests_and_matches_key
                                                        timeout=30).status_code == 200)
 
 
-def test_a_model_name_added_by_an_args_change_is_served_and_listed(app: Deployed) -> None:
+def test_a_model_name_added_by_an_args_change_is_served_and_listed(app: Deployed, expected) -> None:
     """An ``args`` change replaces every replica; the new ingress takes its model description from a replica of
-    the new ``args`` (not from an old one still draining), so the added name is listed and answers."""
+    the new ``args`` (not from an old one still draining), so the added name is listed and answers. The ingress
+    surges (its successor starts before it stops), so requests keep being answered throughout."""
     import copy
 
     config = copy.deepcopy(app.config)
     config["applications"][0]["args"]["embedding_names"] = ["bge-m3-rollout"]
     versions = {s["version"] for s in replica_stats("embedder", 2).values()}
-    app.redeploy(config)
-    wait_for("every embedder replica of the new args",
-             lambda: not versions & {s["version"] for s in replica_stats("embedder", 2).values()}, timeout=600)
-    wait_for("the application settled on the new args",
-             lambda: app_settled({"ingress": 1, "embedder": 2, "reranker": 1}), timeout=600)
+    with Load(app.url, expected, clients=2) as load:
+        load.wait_for_requests(5)
+        app.redeploy(config)
+        wait_for("every embedder replica of the new args",
+                 lambda: not versions & {s["version"] for s in replica_stats("embedder", 2).values()}, timeout=600)
+        wait_for("the application settled on the new args",
+                 lambda: app_settled({"ingress": 1, "embedder": 2, "reranker": 1}), timeout=600)
+        load.wait_for_requests(5)
+    assert not load.failed and not load.wrong
+    print(f"\nargs roll-out under load: {load.ok} requests answered, {load.retried} retried, "
+          f"slowest {load.slowest:.1f} s")
     names = {m["id"] for m in httpx.get(app.url + "/v1/models", timeout=30).json()["data"]}
     assert "bge-m3-rollout" in names, names
     r = httpx.post(app.url + "/v1/embeddings", json={"input": "x", "model": "bge-m3-rollout"}, timeout=60)
