@@ -4,27 +4,14 @@ without DNS; names are resolved by a stand-in resolver, so nothing here leaves t
 
 from __future__ import annotations
 
-import importlib.util
 import socket
-import sys
-from types import ModuleType
 
 import httpx
 import pytest
-from plugin_harness import REPO
+from plugin_files import plugin_module
 
-
-def load(name: str, path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, REPO / path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-addresses = load("provider.client.addresses", "provider/client/addresses.py")
-transport = load("bge_plugin_transport_redirects", "provider/client/transport.py")
+addresses = plugin_module("addresses")
+transport = plugin_module("transport")
 
 
 @pytest.fixture(autouse=True)
