@@ -80,7 +80,7 @@ class BgeClient:
         except transport.Unreachable as e:
             raise errors.unreachable(self.s.url, e.url, e.reason) from None
         except transport.Refused as e:
-            raise errors.refused(self.s.url, e.reason) from None
+            raise errors.refused(self.s.url, e.reason, e.redirect) from None
 
     # -- discovery --------------------------------------------------------------------------------------------
 

@@ -41,12 +41,14 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
 class Refused(Exception):
-    """The plugin does not connect to ``host``; ``reason`` says why, for the user."""
+    """The plugin does not connect to ``host`` (or, with ``redirect``, does not follow a redirect from it);
+    ``reason`` says why, for the user."""
 
-    def __init__(self, host: str, reason: str):
+    def __init__(self, host: str, reason: str, *, redirect: bool = False):
         super().__init__(f"{host}: {reason}")
         self.host = host
         self.reason = reason
+        self.redirect = redirect
 
 
 def allowed_by_admin() -> bool:

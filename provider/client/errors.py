@@ -174,10 +174,10 @@ def timed_out(tried: str, timeout: float) -> InvokeError:
     )
 
 
-def refused(url: ep.ParsedURL, reason: str) -> InvokeError:
+def refused(url: ep.ParsedURL, reason: str, redirect: bool) -> InvokeError:
     """The plugin does not connect there: a link-local or metadata address, or a redirect to another server."""
     reason = sanitized(reason)
-    if "redirect" in reason:
+    if redirect:
         hint = (" The plugin follows redirects only within the same server (same scheme, host and port, or from"
                 " http:// to https:// on the same host). If you trust where it redirects, enter that address as the"
                 " server URL.")

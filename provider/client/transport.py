@@ -147,9 +147,9 @@ def exchange(request: httpx.Request) -> httpx.Response:
         resp.close()
         if not same_server(request.url, target.url):
             raise Refused(request.url.host, f"{_origin(request.url)} redirected the request to another server,"
-                                            f" {_origin(target.url)}")
+                                            f" {_origin(target.url)}", redirect=True)
         request = target
-    raise Refused(request.url.host, f"more than {MAX_REDIRECTS} redirects")
+    raise Refused(request.url.host, f"more than {MAX_REDIRECTS} redirects", redirect=True)
 
 
 def checked_url(url: httpx.URL) -> None:

@@ -79,6 +79,15 @@ def test_a_redirect_within_the_same_server_is_followed(plugin: PluginProcess, se
     assert proxy.got[1].body == proxy.got[0].body  # 307 keeps the method and the body
 
 
+def test_a_redirect_loop_on_the_same_server_ends(plugin: PluginProcess, scripted) -> None:
+    loop = scripted(lambda got: Answer(308, b"", {"Location": got.path}))
+    with pytest.raises(PluginError) as e:
+        plugin.embed(EMB, {"server_url": loop.url + "/v1/embeddings", "max_retries": "2"}, TEXTS[:1])
+    assert e.value.error_type == "InvokeBadRequestError"
+    assert_clear_failure(e.value, plugin, "more than 5 redirects")
+    assert len(loop.got) == 6  # the request and 5 redirects, then no more
+
+
 # ---- link-local and metadata addresses -------------------------------------------------------------------------
 
 METADATA_URLS = [
