@@ -68,8 +68,13 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     EMBEDDER_DEPLOYMENT: {"target_ongoing_requests": 16, "max_ongoing_requests": 64, "replicas": "1:4"},
     RERANKER_DEPLOYMENT: {"target_ongoing_requests": 8, "max_ongoing_requests": 32, "replicas": "1:4"},
 }
-# The ingress mostly awaits the models; one replica per node's worth of HTTP handles thousands of requests.
-INGRESS_DEFAULTS: dict[str, Any] = {"target_ongoing_requests": 64, "max_ongoing_requests": 512, "replicas": "1:2"}
+# The ingress mostly awaits the models; one replica per node's worth of HTTP handles thousands of requests. At
+# least two all the same, and replaced with a surge: by default Serve replaces a replica by stopping it before its
+# successor starts, so with one ingress an ``args`` roll-out would leave none until the new one is ready (requests
+# wait in the proxy). With ``max_surge_percent`` the successor starts first; the ingress needs no GPU, so there is
+# room for it. (Model replicas keep Serve's default: a surge there would need a spare GPU.)
+INGRESS_DEFAULTS: dict[str, Any] = {"target_ongoing_requests": 64, "max_ongoing_requests": 512, "replicas": "2:4",
+                                    "max_surge_percent": 100}
 UPSCALE_DELAY_S = 15.0
 DOWNSCALE_DELAY_S = 300.0
 
@@ -102,6 +107,8 @@ def _deployment(name: str, replicas: tuple[int, int], defaults: dict[str, Any], 
             "target_ongoing_requests": defaults["target_ongoing_requests"],
             "upscale_delay_s": _number(opts.upscale_delay_s), "downscale_delay_s": _number(opts.downscale_delay_s),
         }
+    if "max_surge_percent" in defaults:
+        spec["max_surge_percent"] = defaults["max_surge_percent"]
     spec["graceful_shutdown_timeout_s"] = drain_s
     spec["ray_actor_options"] = {k: _number(v) for k, v in actor.items()}
     return spec
@@ -207,8 +214,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="N (fixed) or MIN:MAX (autoscaled on ongoing requests); default 1:4")
     group.add_argument("--reranker-replicas", type=parse_replicas, default=parse_replicas("1:4"),
                        help="same for the reranker; default 1:4")
-    group.add_argument("--ingress-replicas", type=parse_replicas, default=parse_replicas("1:2"),
-                       help="HTTP ingress replicas (tokenization, no model); default 1:2")
+    group.add_argument("--ingress-replicas", type=parse_replicas, default=parse_replicas(INGRESS_DEFAULTS["replicas"]),
+                       help=f"HTTP ingress replicas (tokenization, no model); default {INGRESS_DEFAULTS['replicas']}: "
+                            "at least two, so that a roll-out always leaves one serving")
     group.add_argument("--gpus-per-replica", type=float, default=1.0,
                        help="GPUs per model replica; fractions share a GPU (0.5: two replicas per GPU); 0 for "
                             "CPU replicas; default 1")

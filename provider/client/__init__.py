@@ -10,8 +10,9 @@ else talks to the network. It speaks four dialects to a server:
 
 Whatever worked is remembered for the life of the plugin process, so later calls go straight to it.
 
-The package, by job: ``config`` (settings from Dify's credentials), ``transport`` (connection pool, retries),
-``errors`` (kinds, status table, messages), ``wire`` (bodies and parsers per wire format), ``tokens`` (local
+The package, by job: ``config`` (settings from Dify's credentials), ``transport`` (connection pool, retries,
+redirects), ``addresses`` (link-local and metadata addresses refused), ``kinds`` (the error kinds), ``errors``
+(status table, messages), ``wire`` (bodies and parsers per wire format), ``tokens`` (local
 token estimate), ``dify`` (schema and validation glue for the model classes); this module ties them together.
 """
 
@@ -30,7 +31,8 @@ from dify_plugin.errors.model import InvokeBadRequestError, InvokeError
 from provider import endpoints as ep
 from provider.client import errors, transport, wire
 from provider.client.config import DEFAULT_BATCH, Settings
-from provider.client.errors import BAD_REQUEST, TASK_WORDS, TOO_LARGE, error_kind, tagged
+from provider.client.errors import TASK_WORDS
+from provider.client.kinds import BAD_REQUEST, TOO_LARGE, error_kind, tagged
 from provider.client.tokens import estimate_tokens
 
 __all__ = ["BgeClient"]
@@ -77,6 +79,8 @@ class BgeClient:
             raise errors.timed_out(e.url, e.timeout) from None
         except transport.Unreachable as e:
             raise errors.unreachable(self.s.url, e.url, e.reason) from None
+        except transport.Refused as e:
+            raise errors.refused(self.s.url, e.reason, e.redirect) from None
 
     # -- discovery --------------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from typing import Any
 from dify_plugin.errors.model import InvokeBadRequestError
 
 from provider import endpoints as ep
-from provider.client.errors import SETTINGS, tagged
+from provider.client.kinds import SETTINGS, tagged
 
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_RETRIES = 2

@@ -13,7 +13,7 @@ from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeError
 from provider import endpoints as ep
 from provider.client import BgeClient
 from provider.client.config import DEFAULT_BATCH, DEFAULT_CONTEXT, int_setting
-from provider.client.errors import NO_SUCH_MODEL, NOT_FOUND, WRONG_TYPE, error_kind
+from provider.client.kinds import NO_SUCH_MODEL, NOT_FOUND, WRONG_TYPE, error_kind
 
 
 def customizable_model_entity(model: str, credentials: Mapping[str, Any], model_type: ModelType) -> AIModelEntity:

@@ -1,10 +1,17 @@
-"""Errors: the kinds validation looks at, the HTTP status -> Dify error table, and every message a Dify user
-reads (each says what to fix), plus the mixin that keeps these messages intact through the SDK."""
+"""Errors: the HTTP status -> Dify error table and every message a Dify user reads (each says what to fix),
+plus the mixin that keeps these messages intact through the SDK. The kinds validation looks at are in ``kinds``.
+
+What a user reads of a server's error answer: its status, and the message of a JSON error body in the shape of a
+server the plugin speaks to (this project's, TEI's, vLLM's, FastAPI's), sanitized to one line of at most
+``REASON_LIMIT`` printable characters. Never the body itself: an HTML page, plain text or any other JSON is
+replaced by the status's standard reason phrase, so an answer from some other service never reaches the Dify UI.
+"""
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+import unicodedata
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,24 +25,25 @@ from dify_plugin.errors.model import (
 )
 
 from provider import endpoints as ep
-
-if TYPE_CHECKING:
-    from provider.client.config import Settings
+from provider.client.addresses import ALLOW_ENV
+from provider.client.config import Settings
+from provider.client.kinds import (
+    AUTH,
+    BAD_REQUEST,
+    NO_SUCH_MODEL,
+    NOT_FOUND,
+    RATE_LIMIT,
+    REFUSED,
+    SERVER,
+    TIMEOUT,
+    TOO_LARGE,
+    UNREACHABLE,
+    WRONG_TYPE,
+    tagged,
+)
 
 TASK_WORDS = {ep.EMBEDDINGS: "embedding", ep.RERANK: "rerank"}
-
-# Error kinds the validation logic looks at (attached to the Dify error as ``.kind``).
-UNREACHABLE = "unreachable"
-TIMEOUT = "timeout"
-AUTH = "auth"
-NOT_FOUND = "not_found"
-WRONG_TYPE = "wrong_type"
-NO_SUCH_MODEL = "no_such_model"
-RATE_LIMIT = "rate_limit"
-SERVER = "server"
-BAD_REQUEST = "bad_request"
-TOO_LARGE = "too_large"
-SETTINGS = "settings"
+REASON_LIMIT = 200  # characters of a server's own error message shown to the user
 
 # HTTP status -> (Dify error, kind). Anything else 4xx is a bad request, anything else 5xx unavailable.
 STATUS_ERRORS: dict[int, tuple[type[InvokeError], str]] = {
@@ -71,42 +79,39 @@ _WRONG_TYPE_PATTERNS = {
 _MODEL_404 = re.compile(r"\bmodel\b", re.I)
 
 
-def tagged(cls: type[InvokeError], kind: str, message: str) -> InvokeError:
-    err = cls(message)
-    err.kind = kind  # type: ignore[attr-defined]
-    return err
-
-
-def error_kind(err: BaseException) -> str | None:
-    return getattr(err, "kind", None)
-
-
 # ---- reading a server's error answer ---------------------------------------------------------------------------
 
 
-def server_message(resp: httpx.Response, limit: int = 300) -> str:
-    """The server's own words about an error, from any of the usual JSON shapes."""
+def sanitized(text: str, limit: int = REASON_LIMIT) -> str:
+    """One line of printable text: tags and control characters out, whitespace collapsed, at most ``limit``."""
+    text = re.sub(r"<[^<>]{0,200}>|\x1b\[[0-9;?]*[ -/]*[@-~]", " ", text)  # tags, terminal escapes
+    text = "".join(" " if unicodedata.category(c).startswith(("C", "Z")) else c for c in text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def server_message(resp: httpx.Response, limit: int = REASON_LIMIT) -> str:
+    """What the user may read of an error answer: the server's own words from a known JSON error shape,
+    sanitized; otherwise the status's standard reason phrase (never the body, never the server's phrase)."""
+    fallback = httpx.codes.get_reason_phrase(resp.status_code) or "no reason given"
     try:
         body = resp.json()
     except ValueError:
-        text = resp.text.strip()
-        if text.lower().startswith("<!doctype") or text.lower().startswith("<html"):
-            return "an HTML page"
-        return text[:limit] or resp.reason_phrase
-    msg: Any = body
+        return fallback
+    msg: Any = None
     if isinstance(body, dict):
         err = body.get("error")
-        if isinstance(err, dict) and err.get("message"):
-            msg = err["message"]
-        elif isinstance(err, str) and err:
-            msg = err
-        elif body.get("detail"):
-            msg = body["detail"]
-        elif body.get("message"):
-            msg = body["message"]
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            msg = err["message"]  # this project's server, OpenAI, Infinity
+        elif isinstance(err, str):
+            msg = err  # TEI
+        elif isinstance(body.get("detail"), str | list):
+            msg = body["detail"]  # FastAPI
+        elif isinstance(body.get("message"), str):
+            msg = body["message"]  # vLLM
     if isinstance(msg, list):
         msg = _validation_errors(msg)
-    return str(msg)[:limit]
+    return sanitized(msg, limit) if isinstance(msg, str) and msg.strip() else fallback
 
 
 def _validation_errors(items: list[Any]) -> str:
@@ -167,6 +172,20 @@ def timed_out(tried: str, timeout: float) -> InvokeError:
         " its models: check the server's logs, or raise 'Timeout' in the model settings (and lower the"
         " batch size for long documents).",
     )
+
+
+def refused(url: ep.ParsedURL, reason: str, redirect: bool) -> InvokeError:
+    """The plugin does not connect there: a link-local or metadata address, or a redirect to another server."""
+    reason = sanitized(reason)
+    if redirect:
+        hint = (" The plugin follows redirects only within the same server (same scheme, host and port, or from"
+                " http:// to https:// on the same host). If you trust where it redirects, enter that address as the"
+                " server URL.")
+    else:
+        hint = (" Link-local and cloud metadata addresses answer with the machine's credentials, not embeddings:"
+                " enter your server's address. If your server really is on a link-local address, the Dify"
+                f" administrator can set {ALLOW_ENV}=true in the plugin's environment.")
+    return tagged(InvokeBadRequestError, REFUSED, f"The plugin stopped a request to {url.origin}: {reason}.{hint}")
 
 
 def status_error(s: Settings, task: str, resp: httpx.Response, url: str) -> InvokeError:

@@ -119,3 +119,88 @@ def test_rayservice_pod_templates_are_valid_kubernetes():
     assert worker["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
     drain = max(d.get("graceful_shutdown_timeout_s", 20) for d in serve_config()["applications"][0]["deployments"])
     assert worker["terminationGracePeriodSeconds"] > drain
+
+
+# ---- who reaches the Ray pods ----------------------------------------------------------------------------------
+
+NETWORKPOLICY = REPO / "deploy" / "kuberay" / "networkpolicy.yaml"
+RAY_LABELS = {"app.kubernetes.io/name": "bge-local-ray"}
+# Ports callers outside the Ray pods may reach, and who: Serve's HTTP proxy (anyone: the API key guards it), the
+# dashboard (the KubeRay operator only: Ray's jobs API has no auth), Ray's metrics (the monitoring namespace).
+OPERATOR_LABELS = {"app.kubernetes.io/name": "kuberay-operator"}
+
+
+def exposed_ports(policy: dict) -> dict[int | str, list[dict | None]]:
+    """port -> the peers outside the Ray pods that a rule lets reach it (None: anyone); "all" for a rule that
+    names no port."""
+    out: dict[int | str, list[dict | None]] = {}
+    for rule in policy["spec"].get("ingress") or []:
+        peers = rule.get("from")
+        outside: list[dict | None] = [None] if not peers else [
+            p for p in peers if p != {"podSelector": {"matchLabels": RAY_LABELS}}]
+        if not outside:
+            continue  # between the Ray pods: any port
+        ports = [p["port"] for p in rule.get("ports") or []] or ["all"]
+        for port in ports:
+            out.setdefault(port, []).extend(outside)
+    return out
+
+
+def ray_exposure_problems(policy: dict, cluster: dict) -> list[str]:
+    problems = []
+    spec = policy["spec"]
+    if "Ingress" not in spec.get("policyTypes", []):
+        problems.append("the policy does not restrict ingress")
+    if spec["podSelector"].get("matchLabels") != RAY_LABELS:
+        problems.append(f"the policy selects {spec['podSelector']}, not the Ray pods")
+    templates = [cluster["headGroupSpec"]["template"]] + [g["template"] for g in cluster["workerGroupSpecs"]]
+    for template in templates:
+        labels = template.get("metadata", {}).get("labels", {})
+        if not RAY_LABELS.items() <= labels.items():
+            problems.append(f"a Ray pod template lacks the labels {RAY_LABELS}: the policy would miss it")
+    for port, peers in exposed_ports(policy).items():
+        if port == 8000:
+            continue
+        if port == 8265 and all(p and p.get("podSelector", {}).get("matchLabels") == OPERATOR_LABELS
+                                for p in peers):
+            continue
+        if port == 8080 and all(p and "namespaceSelector" in p and p["namespaceSelector"] for p in peers):
+            continue
+        problems.append(f"port {port} is reachable from outside the Ray pods by {peers}")
+    return problems
+
+
+def test_networkpolicy_is_valid_kubernetes():
+    for doc in documents(NETWORKPOLICY):
+        kubernetes_validate.validate(doc, kubernetes_validate.latest_version(), strict=True)
+
+
+def test_only_serves_port_is_open_outside_the_ray_pods():
+    """Ray's dashboard (8265: jobs API, no auth), GCS (6379) and client (10001) ports: the Ray pods only; the
+    dashboard also for the operator, which deploys serveConfigV2 through it."""
+    policy = documents(NETWORKPOLICY)[0]
+    cluster = documents(RAYSERVICE)[0]["spec"]["rayClusterConfig"]
+    assert ray_exposure_problems(policy, cluster) == []
+    exposed = exposed_ports(policy)
+    assert exposed[8000] == [None] and not {6379, 10001, 52365, "all"} & set(exposed)
+    head = cluster["headGroupSpec"]["rayStartParams"]
+    assert head.get("dashboard-host") in (None, "127.0.0.1", "localhost") or 8265 in exposed  # bound wide: guarded
+
+
+def test_the_exposure_check_catches_an_open_port():
+    """Not vacuous: an allow-all rule, a dashboard open to anyone, an unlabelled worker each fail."""
+    cluster = documents(RAYSERVICE)[0]["spec"]["rayClusterConfig"]
+    for breaking in ({}, {"ports": [{"port": 8265}]}, {"from": [{"namespaceSelector": {}}],
+                                                       "ports": [{"port": 6379}]}):
+        policy = documents(NETWORKPOLICY)[0]
+        policy["spec"]["ingress"].append(breaking)
+        assert ray_exposure_problems(policy, cluster), breaking
+    unlabelled = yaml.safe_load(yaml.safe_dump(cluster))
+    unlabelled["workerGroupSpecs"][0]["template"]["metadata"]["labels"] = {}
+    assert ray_exposure_problems(documents(NETWORKPOLICY)[0], unlabelled)
+
+
+def test_rayservice_runs_two_ingress_replicas_at_least_and_surges():
+    """By default Serve stops an old replica before its successor starts: with one ingress a roll-out leaves none."""
+    ingress = next(d for d in serve_config()["applications"][0]["deployments"] if d["name"] == "ingress")
+    assert ingress["autoscaling_config"]["min_replicas"] >= 2 and ingress["max_surge_percent"] > 0

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import sys
 
 import pytest
-from plugin_harness import REPO
+from plugin_files import plugin_module
 
-_spec = importlib.util.spec_from_file_location("bge_plugin_transport", REPO / "provider" / "client" / "transport.py")
-assert _spec and _spec.loader
-transport = importlib.util.module_from_spec(_spec)
-sys.modules["bge_plugin_transport"] = transport
-_spec.loader.exec_module(transport)
+transport = plugin_module("transport")
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, 0, tzinfo=dt.UTC)
 

@@ -138,8 +138,9 @@ def ray_config(tiny_models: Path, port: int, *extra: str) -> dict[str, Any]:
     deployments = {d["name"]: d for d in config["applications"][0]["deployments"]}
     # The ingress stays on the head, as the proxy does (HeadOnly): losing the second node takes model replicas.
     deployments["ingress"]["ray_actor_options"]["resources"] = {"bge_node_head": 1}
-    # Short autoscaling loop for the burst test: one ongoing request per reranker replica is the target.
-    deployments["reranker"]["autoscaling_config"].update(target_ongoing_requests=1, look_back_period_s=2)
+    # Short autoscaling loop for the burst test: one ongoing request per reranker replica is the target, averaged
+    # over 12 s (Ray wants the look-back above metrics_interval_s, 10 s; at or below it warns, later refuses).
+    deployments["reranker"]["autoscaling_config"].update(target_ongoing_requests=1, look_back_period_s=12)
     return config
 
 

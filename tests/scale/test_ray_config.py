@@ -101,3 +101,39 @@ def test_default_settings_write_no_args_beyond_the_models():
     defaults = Settings()
     assert config["applications"][0]["args"] == {"embedding_model": defaults.embedding_model,
                                                  "reranker_model": defaults.reranker_model}
+
+
+def test_two_ingress_replicas_by_default():
+    """By default Serve replaces a replica by stopping it before its successor starts: with one ingress, a
+    roll-out of ``args`` leaves none for a while. Two by default, and a surge, keep one serving."""
+    config = yaml.safe_load(ray_config("--embedding-model", "/m/e").stdout)
+    ingress = next(d for d in config["applications"][0]["deployments"] if d["name"] == "ingress")
+    assert ingress["autoscaling_config"]["min_replicas"] >= 2
+    assert ingress["max_surge_percent"] == 100  # and the successor starts before the old one stops
+
+
+def autoscaling_configs(config: dict) -> list[dict]:
+    return [d["autoscaling_config"] for app in config["applications"] for d in app["deployments"]
+            if "autoscaling_config" in d]
+
+
+def test_autoscaling_settings_are_valid_without_warnings(tmp_path):
+    """What ray-config writes and what the cluster tests deploy pass Ray's AutoscalingConfig with warnings as
+    errors (Ray 2.60 warns that a look_back_period_s at or below metrics_interval_s will become an error)."""
+    import warnings
+
+    serve_config = pytest.importorskip("ray.serve.config")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from ray_cluster import ray_config as cluster_config
+
+    written = yaml.safe_load(ray_config("--embedding-model", "/m/e").stdout)
+    tested = cluster_config(tmp_path, 8000)
+    configs = autoscaling_configs(written) + autoscaling_configs(tested)
+    assert any("look_back_period_s" in c for c in configs)  # the cluster tests' short loop is among them
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for config in configs:
+            serve_config.AutoscalingConfig(**config)
+    with pytest.raises((FutureWarning, ValueError)), warnings.catch_warnings():  # not vacuous
+        warnings.simplefilter("error")
+        serve_config.AutoscalingConfig(min_replicas=1, max_replicas=2, look_back_period_s=2)

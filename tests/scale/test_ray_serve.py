@@ -13,17 +13,16 @@ from __future__ import annotations
 import base64
 import math
 import threading
-import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-from ray_cluster import APP, free_port, ray_config, serve_run
+from ray_cluster import free_port, ray_config, serve_run
+from serve_checks import TEXTS, Load, app_settled, replica_stats, running_replicas, wait_for
 
 # The first test also waits for the reference server, the cluster and the replicas (minutes on a busy machine).
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(1800)]
@@ -32,62 +31,6 @@ ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
 
 KEY = "ray-test-key"
-TEXTS = [
-    "The giant panda is a bear native to south central China.",
-    "大熊猫是中国特有的熊科动物。",
-    "Paris is the capital and most populous city of France.",
-    "bge-m3 gives dense, sparse and multi-vector embeddings.",
-    "short",
-    "a somewhat longer sentence that makes this input take a few more tokens than the others do",
-]
-
-
-def wait_for(what: str, condition: Callable[[], Any], timeout: float = 240, every: float = 0.5) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail with ``what`` (and Serve's view of the
-    application) after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = condition()
-            if last:
-                return last
-        except Exception as exc:  # a cluster in transition answers errors; keep polling
-            last = exc
-        time.sleep(every)
-    try:
-        view = serve.status().applications.get(APP)
-    except Exception as exc:
-        view = exc
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r}); Serve: {view}")
-
-
-def running_replicas(deployment: str) -> int:
-    status = serve.status().applications[APP]
-    return status.deployments[deployment].replica_states.get("RUNNING", 0)
-
-
-def app_settled(counts: dict[str, int]) -> bool:
-    status = serve.status().applications.get(APP)
-    if status is None or status.status != "RUNNING":
-        return False
-    return all(running_replicas(name) == n and not status.deployments[name].replica_states.keys() - {"RUNNING"}
-               for name, n in counts.items())
-
-
-def replica_stats(deployment: str, expected: int) -> dict[str, dict]:
-    """Each replica's ``stats()``, collected through the deployment's handle until ``expected`` replicas answered."""
-    handle = serve.get_deployment_handle(deployment, APP).options(method_name="stats")
-    seen: dict[str, dict] = {}
-
-    def collect() -> bool:
-        for _ in range(8):
-            s = handle.remote().result(timeout_s=30)
-            seen[s["replica"]] = s
-        return len(seen) >= expected
-
-    wait_for(f"{expected} {deployment} replicas to answer", collect, timeout=120, every=0)
-    return seen
 
 
 # ---- the application -------------------------------------------------------------------------------------------
@@ -245,71 +188,6 @@ def test_dify_plugin_works_through_serve(app: Deployed, server, tmp_path) -> Non
 # ---- load ------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Load:
-    """Clients sending embedding requests in a loop and checking every answer against the reference vectors.
-
-    A request that fails (connection error or 5xx) is sent again, up to ``attempts`` times, as a client with
-    retries would; ``retried`` counts those, ``failed`` counts requests that never succeeded, ``wrong`` answers
-    that differ from the reference. A hang is a failure: every attempt has a timeout."""
-
-    url: str
-    expected: dict[str, np.ndarray]
-    clients: int = 4
-    attempts: int = 6
-    ok: int = 0
-    retried: int = 0
-    failed: list[str] = field(default_factory=list)
-    wrong: list[str] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def _one(self, client: httpx.Client, texts: list[str]) -> None:
-        error = ""
-        for attempt in range(self.attempts):
-            try:
-                r = client.post(self.url + "/v1/embeddings", json={"input": texts})
-                if r.status_code == 200:
-                    vectors = [np.asarray(d["embedding"]) for d in r.json()["data"]]
-                    with self._lock:
-                        self.ok += 1
-                        self.retried += attempt > 0
-                        if not all(np.allclose(v, self.expected[t], atol=1e-5) for v, t in
-                                   zip(vectors, texts, strict=True)):
-                            self.wrong.append(str(texts))
-                    return
-                error = f"{r.status_code} {r.text[:200]}"
-                if r.status_code < 500:
-                    break  # a client error would not change on a retry
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"
-            time.sleep(0.5 * (attempt + 1))
-        with self._lock:
-            self.failed.append(error)
-
-    def _client(self, seed: int) -> None:
-        rng = np.random.default_rng(seed)
-        with httpx.Client(timeout=60) as client:
-            while not self._stop.is_set():
-                pick = rng.choice(len(TEXTS), size=int(rng.integers(1, 4)), replace=False)
-                self._one(client, [TEXTS[i] for i in pick])
-
-    def __enter__(self) -> Load:
-        self._pool = ThreadPoolExecutor(self.clients)
-        self._futures = [self._pool.submit(self._client, i) for i in range(self.clients)]
-        return self
-
-    def wait_for_requests(self, count: int, timeout: float = 120) -> None:
-        start = self.ok
-        wait_for(f"{count} more answered requests", lambda: self.ok - start >= count, timeout=timeout, every=0.1)
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for f in self._futures:
-            f.result(timeout=600)
-        self._pool.shutdown()
-
-
 @pytest.fixture(scope="module")
 def expected(server) -> dict[str, np.ndarray]:
     r = httpx.post(server.url + "/v1/embeddings", json={"input": TEXTS}, timeout=60)
@@ -375,6 +253,18 @@ def _with_user_config(config: dict[str, Any], **settings: Any) -> dict[str, Any]
     return new
 
 
+def _without_user_config(config: dict[str, Any], **settings: Any) -> dict[str, Any]:
+    """``config`` whose deployments' user_config holds only ``settings`` (none: no user_config at all)."""
+    import copy
+
+    new = copy.deepcopy(config)
+    for deployment in new["applications"][0]["deployments"]:
+        deployment.pop("user_config", None)
+        if settings:
+            deployment["user_config"] = dict(settings)
+    return new
+
+
 def test_a_new_max_batch_tokens_rolls_out_under_load_without_failed_requests(app: Deployed, expected) -> None:
     before = replica_stats("embedder", 2)
     # budgets below the model's max length (8192 here) are raised to it: the new value must be above it
@@ -390,6 +280,32 @@ def test_a_new_max_batch_tokens_rolls_out_under_load_without_failed_requests(app
     assert set(replica_stats("embedder", 2)) == set(before)
     info = httpx.get(app.url + "/info", timeout=30).json()
     assert info["max_batch_tokens"] == 12288
+
+
+def _batching(stats: dict[str, dict]) -> set[tuple[int, int]]:
+    return {(s["max_batch_tokens"], s["max_batch_size"]) for s in stats.values()}
+
+
+def test_removing_a_user_config_setting_restores_the_args_value(app: Deployed, expected) -> None:
+    """Each user_config is applied to the settings built from ``args``: a setting it no longer names goes back,
+    on the running replicas, to the value a replica started now would get."""
+    from local_server.config import Settings
+
+    default_size = Settings().max_batch_size
+    before = replica_stats("embedder", 2)
+    assert _batching(before) == {(12288, default_size)}  # the user_config of the test before
+    with Load(app.url, expected, clients=2) as load:
+        load.wait_for_requests(5)
+        app.redeploy(_without_user_config(app.config, max_batch_size=7))  # max_batch_tokens removed
+        wait_for("every embedder replica back at the args' max_batch_tokens, with max_batch_size=7",
+                 lambda: _batching(replica_stats("embedder", 2)) == {(16384, 7)})
+        app.redeploy(_without_user_config(app.config))  # no user_config at all
+        wait_for("every embedder replica back at the args' batching settings",
+                 lambda: _batching(replica_stats("embedder", 2)) == {(16384, default_size)})
+        load.wait_for_requests(5)
+    assert not load.failed and not load.wrong and load.retried == 0
+    assert set(replica_stats("embedder", 2)) == set(before)  # in place: the same replicas
+    assert httpx.get(app.url + "/info", timeout=30).json()["max_batch_tokens"] == 16384  # the ingress too
 
 
 def test_turning_on_an_api_key_rolls_out_without_failed_requests_and_matches_keyed_serve(
@@ -419,6 +335,32 @@ def test_turning_on_an_api_key_rolls_out_without_failed_requests_and_matches_key
     app.redeploy(keyless)  # keyless again for the tests after this one
     wait_for("the keyless ingress", lambda: httpx.post(app.url + "/v1/embeddings", json={"input": "x"},
                                                        timeout=30).status_code == 200)
+
+
+def test_a_model_name_added_by_an_args_change_is_served_and_listed(app: Deployed, expected) -> None:
+    """An ``args`` change replaces every replica; the new ingress takes its model description from a replica of
+    the new ``args`` (not from an old one still draining), so the added name is listed and answers. The ingress
+    surges (its successor starts before it stops), so requests keep being answered throughout."""
+    import copy
+
+    config = copy.deepcopy(app.config)
+    config["applications"][0]["args"]["embedding_names"] = ["bge-m3-rollout"]
+    versions = {s["version"] for s in replica_stats("embedder", 2).values()}
+    with Load(app.url, expected, clients=2) as load:
+        load.wait_for_requests(5)
+        app.redeploy(config)
+        wait_for("every embedder replica of the new args",
+                 lambda: not versions & {s["version"] for s in replica_stats("embedder", 2).values()}, timeout=600)
+        wait_for("the application settled on the new args",
+                 lambda: app_settled({"ingress": 1, "embedder": 2, "reranker": 1}), timeout=600)
+        load.wait_for_requests(5)
+    assert not load.failed and not load.wrong
+    print(f"\nargs roll-out under load: {load.ok} requests answered, {load.retried} retried, "
+          f"slowest {load.slowest:.1f} s")
+    names = {m["id"] for m in httpx.get(app.url + "/v1/models", timeout=30).json()["data"]}
+    assert "bge-m3-rollout" in names, names
+    r = httpx.post(app.url + "/v1/embeddings", json={"input": "x", "model": "bge-m3-rollout"}, timeout=60)
+    assert r.status_code == 200, r.text
 
 
 # ---- faults ----------------------------------------------------------------------------------------------------
