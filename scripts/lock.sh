@@ -4,6 +4,8 @@
 #   locks/server-cpu.txt   what `bge-local serve` needs on a CPU machine (torch's CPU build)
 #   locks/server-cuda.txt  the same with PyPI's CUDA build of torch and its nvidia-* libraries (Linux x86_64)
 #   locks/test.txt         server-cpu plus every test tool (same versions as server-cpu for what they share)
+#   locks/clients.txt      the client libraries tests/clients drives, in a venv of their own (their pins conflict
+#                          with the test tools'): pyproject's `clients` extra
 #   locks/plugin.txt       what the Dify plugin installs; requirements.txt (what Dify reads) is written from
 #                          pyproject's `plugin` extra, and the lock is compiled from it
 #
@@ -53,6 +55,9 @@ compile locks/server-cuda.txt pyproject.toml --extra server -c "$tmp/torch-cuda.
 # The test lock keeps every shared package at its server-cpu version: tests run what users install.
 compile locks/test.txt pyproject.toml --extra test -c "$tmp/torch-cpu.txt" -c locks/server-cpu.txt \
   "${cpu_source[@]}"
+
+# The client libraries: their own venv, so their own resolution (no torch among them).
+compile locks/clients.txt pyproject.toml --extra clients
 
 # The plugin: requirements.txt is exactly pyproject's `plugin` extra, locks/plugin.txt its resolution.
 python3 - <<'EOF'
