@@ -6,7 +6,8 @@
   is there unless the client sends ``return_documents: false``: vLLM always answers it (it has no such option),
   Jina answers it by default, and clients written against them read it (MaxKB's vLLM reranker reads the cohere
   SDK's ``result.document``); Cohere's, Dify's and RAGFlow's readers take it or leave it (Cohere's SDK types it
-  optional), and RAGFlow's VLLM/Cohere providers, which send ``false``, get none;
+  optional), and RAGFlow's VLLM/Cohere providers, which send ``false``, get none. ``/api/rerank`` (Dify's Ollama
+  plugin, whose reader takes a present ``document`` for the text itself) leaves it out unless asked;
 - TEI: ``{"query", "texts", "raw_scores", "return_text", "truncate"}`` → bare ``[{"index", "score", "text"?}]``.
 The body's shape picks the translator. vLLM's ``/score`` pairs ``text_1`` with ``text_2``.
 """
@@ -56,9 +57,17 @@ class ScoreRequest(BaseModel):
 @router.post("/v1/rerank", response_class=FastJSONResponse)
 @router.post("/rerank", response_class=FastJSONResponse, include_in_schema=False)
 @router.post("/v2/rerank", response_class=FastJSONResponse, include_in_schema=False)
-@router.post("/api/rerank", response_class=FastJSONResponse, include_in_schema=False)
 @router.post("/v1/v2/rerank", response_class=FastJSONResponse, include_in_schema=False)  # ClientV2 given …/v1
 async def rerank(body: RerankRequest, core: Core, request: Request) -> FastJSONResponse:
+    return await _rerank(body, core, request, documents_by_default=True)
+
+
+@router.post("/api/rerank", response_class=FastJSONResponse, include_in_schema=False)
+async def ollama_rerank(body: RerankRequest, core: Core, request: Request) -> FastJSONResponse:
+    return await _rerank(body, core, request, documents_by_default=False)
+
+
+async def _rerank(body: RerankRequest, core: Core, request: Request, *, documents_by_default: bool) -> FastJSONResponse:
     tag_dialect(request, "TEI" if body.texts is not None else "Jina/Cohere")
     if (body.documents is None) == (body.texts is None):
         raise BadRequest("send the documents as 'documents' (Jina/Cohere) or as 'texts' (TEI), exactly one of them")
@@ -77,7 +86,7 @@ async def rerank(body: RerankRequest, core: Core, request: Request) -> FastJSONR
     results = []
     for r in result.results:
         item: dict[str, Any] = {"index": r.index, "relevance_score": r.score}
-        if body.return_documents is not False:
+        if body.return_documents or (body.return_documents is None and documents_by_default):
             item["document"] = {"text": documents[r.index]}
         results.append(item)
     return FastJSONResponse({

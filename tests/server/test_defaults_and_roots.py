@@ -13,7 +13,7 @@ DOCS = ["Is it sunny today?", "The capital of France is Paris.", "Horses and cow
 QUERY = "What is the capital of France?"
 RERANKER_URL = "/models/bge-reranker-v2-m3"
 EMBEDDER_URL = "/models/bge-m3"
-RERANK_PATHS = ["/rerank", "/v1/rerank", "/v2/rerank", "/v1/v2/rerank", "/api/rerank", "/v1/rerank/", "//v2/rerank",
+RERANK_PATHS = ["/rerank", "/v1/rerank", "/v2/rerank", "/v1/v2/rerank", "/v1/rerank/", "//v2/rerank",
                 "/v1/v1/rerank", RERANKER_URL + "/v2/rerank", RERANKER_URL + "/v1/v2/rerank", RERANKER_URL + "/rerank"]
 
 
@@ -46,6 +46,14 @@ def test_rerank_answers_documents_by_default(server, path):
 def test_return_documents_false_is_honoured(server, path):
     answer = post(server, path, {"query": QUERY, "documents": DOCS, "return_documents": False}).json()
     assert len(answer["results"]) == 3 and all("document" not in r for r in answer["results"])
+
+
+def test_ollama_rerank_leaves_documents_out_unless_asked(server):
+    """/api/rerank is Dify's Ollama plugin's, which reads a present 'document' as the text itself."""
+    results = post(server, "/api/rerank", {"query": QUERY, "documents": DOCS}).json()["results"]
+    assert len(results) == 3 and all("document" not in r for r in results)
+    asked = post(server, "/api/rerank", {"query": QUERY, "documents": DOCS, "return_documents": True}).json()
+    assert all(r["document"]["text"] == DOCS[r["index"]] for r in asked["results"])
 
 
 def test_object_documents_come_back_as_text(server):
