@@ -210,6 +210,7 @@ class Doctor:
             ("cohere", "POST /v1/embed, /v1/tokenize  (Cohere)", self.check_cohere),
             ("ollama", "POST /api/embed  (Ollama)", self.check_ollama),
             ("url_mistakes", "mistyped URLs", self.check_url_mistakes),
+            *_more_clients(self),
         ]
         stop: str | None = None  # why the remaining checks cannot run
         for check_id, title, func in plan:
@@ -573,3 +574,12 @@ class Doctor:
         check.detail = "answered too: " + ", ".join(p for p, _ in probes)
         return None
 
+
+def _more_clients(doctor: Doctor) -> list[tuple[str, str, Any]]:
+    """The rows of tools/doctor/more_clients.py (imported here: it imports this module)."""
+    from local_server.tools.doctor import more_clients
+
+    return [("tei_root", "POST /  (TEI root: huggingface_hub, Haystack)",
+             lambda check: more_clients.check_tei_root(doctor, check)),
+            ("rerank_document", "POST /v2/rerank document, /v1/v2/embed, dimensions 0",
+             lambda check: more_clients.check_rerank_document(doctor, check))]
