@@ -4,8 +4,12 @@
 #   locks/server-cpu.txt   what `bge-local serve` needs on a CPU machine (torch's CPU build)
 #   locks/server-cuda.txt  the same with PyPI's CUDA build of torch and its nvidia-* libraries (Linux x86_64)
 #   locks/test.txt         server-cpu plus every test tool (same versions as server-cpu for what they share)
+#   locks/clients.txt      the client libraries tests/clients drives, in a venv of their own (their pins conflict
+#                          with the test tools'): pyproject's `clients` extra
 #   locks/plugin.txt       what the Dify plugin installs; requirements.txt (what Dify reads) is written from
 #                          pyproject's `plugin` extra, and the lock is compiled from it
+#   locks/plugin-project/  the plugin's own pyproject.toml and uv.lock (the same versions), packed into the .difypkg
+#                          for daemons that install with `uv sync --frozen`
 #
 # Needs uv (`pip install uv`) and PyPI. torch's CPU build is not on PyPI: it comes from TORCH_CPU_WHEELS (a
 # folder holding torch-<version>+cpu-*.whl, default /opt/wheels) when that folder has it, else from the
@@ -54,6 +58,9 @@ compile locks/server-cuda.txt pyproject.toml --extra server -c "$tmp/torch-cuda.
 compile locks/test.txt pyproject.toml --extra test -c "$tmp/torch-cpu.txt" -c locks/server-cpu.txt \
   "${cpu_source[@]}"
 
+# The client libraries: their own venv, so their own resolution (no torch among them).
+compile locks/clients.txt pyproject.toml --extra clients
+
 # The plugin: requirements.txt is exactly pyproject's `plugin` extra, locks/plugin.txt its resolution.
 python3 - <<'EOF'
 import tomllib
@@ -64,6 +71,10 @@ Path("requirements.txt").write_text("".join(f"{req}\n" for req in extra))
 EOF
 # Dify runs plugins on Python 3.12 (manifest meta.runner.version), and dify_plugin 0.10 needs it.
 LOCK_PYTHON="$PLUGIN_PYTHON" compile locks/plugin.txt requirements.txt --generate-hashes
+# The plugin's own project for today's daemon (uv sync --frozen): pyproject.toml from the above, then its uv.lock.
+python3 scripts/plugin_project.py
+py312="$(command -v "python$PLUGIN_PYTHON" || ls "$(pyenv root 2>/dev/null)"/versions/"$PLUGIN_PYTHON"*/bin/python3 2>/dev/null | head -n1)"
+(cd locks/plugin-project && UV_PYTHON_DOWNLOADS=never "$UV" lock --quiet --python "${py312:-$PLUGIN_PYTHON}")
 
 # The torch pins come from temporary files: name their origin instead of a path that changes every run.
 sed -i -e "s#-c $tmp/torch-[a-z]*\.txt#scripts/lock.sh#" -e "s#-c $tmp/shared\.txt#-c locks/server-cpu.txt#" locks/*.txt

@@ -3,6 +3,8 @@
 #   scripts/setup_venv.sh server   # what `bge-local serve` needs: locks/server-cpu.txt, locks/server-cuda.txt on a GPU box
 #   scripts/setup_venv.sh test     # server + test tools: locks/test.txt (on a GPU box: the CUDA torch, then the rest)
 #   scripts/setup_venv.sh plugin   # the Dify plugin's runtime (VENV=.venv-plugin): locks/plugin.txt
+#   scripts/setup_venv.sh clients  # the client libraries tests/clients drives (VENV=.cache/venvs/clients):
+#                                  # locks/clients.txt (LangChain, LlamaIndex, Haystack, LiteLLM, ...; no torch)
 # torch is pinned on every path (the lock's version):
 #   GPU box (nvidia-smi -L works), driver >= 580: PyPI's CUDA 13 build, with the lock's nvidia-* libraries;
 #   older driver: the same version from the PyTorch CUDA 12.6 index, then the rest of the lock;
@@ -39,13 +41,24 @@ case "$TARGET" in
           if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c 'import sys; assert sys.version_info[:2] >= (3, 12)' 2>/dev/null; then
             rm -rf "$VENV"  # an older runtime: make it anew
           fi ;;
-  *) echo "setup: unknown target '$TARGET' (server, test or plugin)" >&2; exit 2 ;;
+  clients) VENV="${VENV:-.cache/venvs/clients}"; LOCK=locks/clients.txt ;;
+  *) echo "setup: unknown target '$TARGET' (server, test, plugin or clients)" >&2; exit 2 ;;
 esac
 
+mkdir -p "$(dirname "$VENV")"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip --version >/dev/null 2>&1 || "$VENV/bin/python" -m ensurepip >/dev/null
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check)
 
+if [ "$TARGET" = clients ]; then
+  # ~140 pure-Python packages: uv (from the test venv) installs them in seconds where pip takes minutes
+  if [ -x .venv/bin/uv ]; then
+    .venv/bin/uv pip install --quiet --python "$VENV/bin/python" -r "$LOCK"
+  else
+    "${PIP[@]}" install -r "$LOCK"
+  fi
+  exit 0
+fi
 if [ "$TARGET" = plugin ]; then
   "${PIP[@]}" install -r "$LOCK"
   exit 0

@@ -204,6 +204,28 @@ CHECKS: tuple[ClientCheck, ...] = (
         ClientRequest("POST", "/api/embeddings", {"model": "{embedding}", "prompt": TEXTS[0]}, "embedding",
                       (_agrees("embedding", "/api/embeddings"),))),
         summary="/api/embed and /api/embeddings agree with /v1/embeddings"),
+    ClientCheck("tei_root", "POST /  (TEI's root)", "huggingface_hub InferenceClient, Haystack TEI embedders", (
+        ClientRequest("POST", "/", {"inputs": TEXTS[:1]}, "embedding",
+                      (Rule("", "length", "POST / (TEI's root) must answer a bare [[floats]] list", 1),
+                       Rule("0", "numbers", "POST /: the embedding is not a list of finite numbers"),
+                       _agrees("0", "POST /")),
+                      detail="TEI's root embeds, {0.#} dims"),)),
+    ClientCheck("rerank_document", "POST /v2/rerank  document", "MaxKB (cohere ClientV2), vLLM and Jina clients", (
+        ClientRequest("POST", "/v2/rerank", {"model": "{reranker}", "query": QUERY, "documents": DOCUMENTS,
+                                             "top_n": None, "max_tokens_per_doc": None}, "reranker",
+                      (*_ranked("/v2/rerank", len(DOCUMENTS), usage=False),
+                       Rule("results.*.document.text", "present", "/v2/rerank: results[{i}].document.text missing "
+                                                                  "(MaxKB's vLLM reranker reads it)", each=True)),
+                      detail="document.text in each of {results.#} results"),
+        # a Cohere v2 client given the …/v1 URL; infinity_client's dimensions: 0
+        ClientRequest("POST", "/v1/v2/embed", {"model": "{embedding}", "texts": TEXTS[:1],
+                                               "input_type": "search_document", "embedding_types": ["float"]},
+                      "embedding", (_agrees("embeddings.float.0", "/v1/v2/embed"),), detail="/v1/v2/embed"),
+        ClientRequest("POST", "/v1/embeddings", {"model": "{embedding}", "input": TEXTS[:1], "dimensions": 0,
+                                                 "encoding_format": "float"}, "embedding",
+                      (*_embeddings(1, "dimensions 0"), _agrees("data.0.embedding", "dimensions 0")),
+                      detail="dimensions 0 means not set")),
+        joiner="; "),
 )
 
 BY_ID = {check.id: check for check in CHECKS}

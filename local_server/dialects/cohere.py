@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from local_server.dialects.shapes import new_id
+from local_server.dialects.shapes import Dimensions, new_id
 from local_server.engine.core import QUANTIZED_TYPES, InferenceCore, quantize
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.http.auth import Auth, Core
@@ -46,7 +46,7 @@ class CohereEmbedRequest(BaseModel):
     truncate: Literal["NONE", "START", "END"] = Field(default="END", description="which end of a too-long input "
                                                                                   "to drop, or NONE to refuse it")
     max_tokens: int | None = Field(default=None, description="v2: tokens per input, at most the model's limit")
-    output_dimension: int | None = Field(default=None, description="v2: the model's width (shorter: see "
+    output_dimension: Dimensions = Field(default=None, description="v2: the model's width (shorter: see "
                                                                     "--allow-dimension-truncation)")
     images: list[Any] | None = None
 
@@ -100,5 +100,6 @@ async def embed_v1(body: CohereEmbedRequest, core: Core) -> FastJSONResponse:
 
 
 @router.post("/v2/embed", response_class=FastJSONResponse)
+@router.post("/v1/v2/embed", response_class=FastJSONResponse, include_in_schema=False)  # ClientV2 given …/v1
 async def embed_v2(body: CohereEmbedRequest, core: Core) -> FastJSONResponse:
     return await embed(body, core, 2)

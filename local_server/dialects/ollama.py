@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from local_server.dialects.shapes import as_text_list
+from local_server.dialects.shapes import Dimensions, as_text_list
 from local_server.engine.types import EMBEDDING, EmbedNeeds, ServedModel
 from local_server.http.auth import Auth, Core
 from local_server.http.body import ParsedBodyRoute
@@ -42,7 +42,7 @@ class EmbedRequest(BaseModel):
     model: str | None = None
     input: str | list[str] = Field(description="text or texts")
     truncate: bool = Field(default=True, description="false: refuse inputs over the model's limit")
-    dimensions: int | None = Field(default=None, description="the model's width (shorter: see "
+    dimensions: Dimensions = Field(default=None, description="the model's width (shorter: see "
                                                               "--allow-dimension-truncation)")
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from local_server.dialects.shapes import Dimensions
 from local_server.engine.token_ids import decode_token_arrays
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.http.auth import Auth, Core
@@ -31,7 +32,7 @@ class EmbeddingRequest(BaseModel):
     model: str | None = None
     encoding_format: Literal["float", "base64"] | None = Field(
         default=None, description="float (default) or base64 of little-endian float32")
-    dimensions: int | None = Field(default=None, description="must equal the model's width (1024 for bge-m3)")
+    dimensions: Dimensions = Field(default=None, description="the model's width (1024 for bge-m3); 0 means unset")
     user: str | None = None
     return_dense: bool = Field(default=True, description="bge-local: include the dense vector")
     return_sparse: bool = Field(default=False, description="bge-local: include sparse lexical weights")

@@ -2,7 +2,12 @@
 
 ``/rerank``, ``/v1/rerank``, ``/v2/rerank`` (and ``/api/rerank``, Dify's Ollama plugin) answer both bodies:
 - Jina / Cohere / vLLM / Xinference: ``{"query", "documents", "top_n", "return_documents"}`` →
-  ``{"id", "model", "results": [{"index", "relevance_score", "document"?}], "usage"}``;
+  ``{"id", "model", "results": [{"index", "relevance_score", "document": {"text"}}], "usage"}``. ``document``
+  is there unless the client sends ``return_documents: false``: vLLM always answers it (it has no such option),
+  Jina answers it by default, and clients written against them read it (MaxKB's vLLM reranker reads the cohere
+  SDK's ``result.document``); Cohere's, Dify's and RAGFlow's readers take it or leave it (Cohere's SDK types it
+  optional), and RAGFlow's VLLM/Cohere providers, which send ``false``, get none. ``/api/rerank`` (Dify's Ollama
+  plugin, whose reader takes a present ``document`` for the text itself) leaves it out unless asked;
 - TEI: ``{"query", "texts", "raw_scores", "return_text", "truncate"}`` → bare ``[{"index", "score", "text"?}]``.
 The body's shape picks the translator. vLLM's ``/score`` pairs ``text_1`` with ``text_2``.
 """
@@ -34,7 +39,8 @@ class RerankRequest(BaseModel):
     texts: list[str] | None = Field(default=None, description="TEI: strings (bare-list answer)")
     model: str | None = None
     top_n: int | None = Field(default=None, description="null or 0: all documents; clamped to the count")
-    return_documents: bool | None = None
+    return_documents: bool | None = Field(default=None, description="false leaves 'document' out (default: "
+                                                                    "included, as vLLM and Jina do)")
     return_len: bool | None = None
     raw_scores: bool = Field(default=False, description="logits instead of sigmoid scores in 0..1")
     return_text: bool = False
@@ -53,8 +59,17 @@ class ScoreRequest(BaseModel):
 @router.post("/v1/rerank", response_class=FastJSONResponse)
 @router.post("/rerank", response_class=FastJSONResponse, include_in_schema=False)
 @router.post("/v2/rerank", response_class=FastJSONResponse, include_in_schema=False)
-@router.post("/api/rerank", response_class=FastJSONResponse, include_in_schema=False)
+@router.post("/v1/v2/rerank", response_class=FastJSONResponse, include_in_schema=False)  # ClientV2 given …/v1
 async def rerank(body: RerankRequest, core: Core, request: Request) -> FastJSONResponse:
+    return await _rerank(body, core, request, documents_by_default=True)
+
+
+@router.post("/api/rerank", response_class=FastJSONResponse, include_in_schema=False)
+async def ollama_rerank(body: RerankRequest, core: Core, request: Request) -> FastJSONResponse:
+    return await _rerank(body, core, request, documents_by_default=False)
+
+
+async def _rerank(body: RerankRequest, core: Core, request: Request, *, documents_by_default: bool) -> FastJSONResponse:
     tag_dialect(request, "TEI" if body.texts is not None else "Jina/Cohere")
     if (body.documents is None) == (body.texts is None):
         raise BadRequest("send the documents as 'documents' (Jina/Cohere) or as 'texts' (TEI), exactly one of them")
@@ -73,7 +88,7 @@ async def rerank(body: RerankRequest, core: Core, request: Request) -> FastJSONR
     results = []
     for r in result.results:
         item: dict[str, Any] = {"index": r.index, "relevance_score": r.score}
-        if body.return_documents:
+        if body.return_documents or (body.return_documents is None and documents_by_default):
             item["document"] = {"text": documents[r.index]}
         results.append(item)
     return FastJSONResponse({

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from local_server.http.errors import BadRequest
+
+# ``dimensions: 0`` (infinity_client always sends it) means "not set", like leaving the field out.
+Dimensions = Annotated[int | None, BeforeValidator(lambda value: None if value == 0 else value)]
 
 
 def as_text_list(value: Any, field: str) -> list[str]:

@@ -5,6 +5,11 @@
 - The seed guide's FastAPI service (RAGFlow "Custom"): ``POST /embed {"texts", "mode", "max_length"}``
   answers ``{"embeddings": ...}`` with dense vectors, sparse ``{token: weight}`` maps or ColBERT matrices.
 - Cohere (SDK ≤ 5.7 with a base URL without /v1): ``POST /embed {"texts", "input_type", …}``, see cohere.py.
+- TEI's root: ``POST /`` and ``POST /invocations`` (SageMaker) run the one model a TEI server holds — ``/embed``
+  for an embedding model, ``/rerank`` for a reranker (huggingface_hub's ``InferenceClient(base_url)``, Haystack's
+  ``HuggingFaceAPI*`` with a TEI URL). Under a per-model base URL (``/models/<name>/``, the URL itself too) that
+  model decides (a body of the other task gets the 404 naming the other model's URL); on the combined server the
+  body does: ``query`` → rerank, otherwise embed.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ from fastapi import Body, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from local_server.dialects import cohere
+from local_server.dialects import cohere, rerank
 from local_server.dialects.shapes import as_text_list
+from local_server.engine.core import InferenceCore
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.http.auth import Auth, Core
 from local_server.http.body import ParsedBodyRoute
 from local_server.http.errors import BadRequest
 from local_server.http.middleware import tag_dialect
+from local_server.http.model_urls import PREFIX, scoped_core
 from local_server.http.responses import FastJSONResponse
 from local_server.http.routers import TaskRouter
 
@@ -116,3 +123,23 @@ async def embed_sparse(body: SparseRequest, core: Core, request: Request) -> Fas
         [{"index": token_id, "value": weight} for token_id, weight in sorted(v.sparse.items())]
         for v in result.vectors
     ])
+
+
+async def _run_model(raw: dict[str, Any], core: InferenceCore, request: Request) -> Any:
+    """TEI's root: its one model's task, or on the combined server the task the body asks for."""
+    if "query" in raw or core.embedder is None:  # a rerank body, or a reranker's own URL
+        return await rerank.rerank(_validated(rerank.RerankRequest, raw), core, request)
+    return await embed(raw, core, request)
+
+
+@router.post("/", response_class=FastJSONResponse, include_in_schema=False)
+@router.post("/invocations", response_class=FastJSONResponse, include_in_schema=False)
+async def root(raw: Annotated[dict[str, Any], Body()], core: Core, request: Request) -> Any:
+    return await _run_model(raw, core, request)
+
+
+@router.post("/models/{name:path}", response_class=FastJSONResponse, include_in_schema=False)
+async def model_root(name: str, raw: Annotated[dict[str, Any], Body()], core: Core, request: Request) -> Any:
+    """``POST /models/<name>/``: a per-model base URL used as TEI's root."""
+    model = core.model_named(name)
+    return await _run_model(raw, scoped_core(core, model, PREFIX + name), request)

@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
@@ -45,7 +46,11 @@ PLUGIN_FILES = {
     "_assets/icon.svg",
     "_assets/icon_s_en.svg",
     "_assets/icon_l_en.svg",
+    # the plugin's own project (locks/plugin-project), which today's daemon installs with `uv sync --frozen`
+    "pyproject.toml",
+    "uv.lock",
 }
+PROJECT_SOURCES = {"pyproject.toml": "locks/plugin-project/pyproject.toml", "uv.lock": "locks/plugin-project/uv.lock"}
 SERVER_PACKAGES = {"torch", "flagembedding", "transformers", "sentence_transformers", "fastapi", "uvicorn"}
 
 
@@ -79,6 +84,20 @@ def test_holds_the_plugin_and_nothing_else(package: zipfile.ZipFile) -> None:
     assert names >= PLUGIN_FILES
     # Only documentation may come along (Dify shows the README on the plugin's page).
     assert names - PLUGIN_FILES <= {"README.md", "LICENSE", "PRIVACY.md"}, names - PLUGIN_FILES
+
+
+def test_the_plugins_own_project_not_the_servers(package: zipfile.ZipFile) -> None:
+    """pyproject.toml and uv.lock are the plugin's (its requirements, locks/plugin.txt's versions), never the
+    server's; requirements.txt stays for daemons that predate uv."""
+    project = tomllib.loads(package.read("pyproject.toml").decode())
+    assert project["project"]["requires-python"] == ">=3.12"
+    requirements = _requirements(package.read("requirements.txt").decode())
+    assert _requirements("\n".join(project["project"]["dependencies"])) == requirements
+    lock = tomllib.loads(package.read("uv.lock").decode())
+    locked = {p["name"].replace("-", "_"): p["version"] for p in lock["package"] if "version" in p}
+    pins = _requirements((REPO / "locks" / "plugin.txt").read_text())
+    assert {name: locked.get(name) for name in pins} == {name: spec.removeprefix("==") for name, spec in pins.items()}
+    assert not SERVER_PACKAGES & set(locked)
 
 
 def test_zip_layout_is_what_the_daemon_reads(package: zipfile.ZipFile) -> None:
@@ -134,6 +153,7 @@ def test_build_is_reproducible(tmp_path: Path, plugin_package: Path) -> None:
 def source_copy(tmp_path: Path) -> Path:
     src = tmp_path / "src"
     for rel in [*PLUGIN_FILES, ".difyignore"]:
+        rel = PROJECT_SOURCES.get(rel, rel)
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / rel, src / rel)
     return src
