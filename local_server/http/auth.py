@@ -24,8 +24,11 @@ OPEN_PATHS = frozenset({"/", "/health", "/ready", "/v1/health", "/live", "/healt
                         "/docs/oauth2-redirect", "/openapi.json", "/ui", "/v1/cluster/auth"})
 
 
-def is_open(path: str, public_metrics: bool = False) -> bool:
-    """Whether ``path`` (normalised, see middleware.normal_path) is answered without the key."""
+def is_open(path: str, public_metrics: bool = False, method: str = "GET") -> bool:
+    """Whether ``path`` (normalised, see middleware.normal_path) is answered without the key. ``POST /`` is TEI's
+    root (a model route): only the landing page's GET is open."""
+    if path == "/":
+        return method in ("GET", "HEAD")
     if path in OPEN_PATHS:
         return True
     if path == "/metrics":

@@ -122,7 +122,7 @@ class RequestFrame:
         headers = dict(scope["headers"])  # lower-cased names; for a repeated header the last one wins
         method = scope["method"]
         # The key, from the request line and headers alone: a refused request's body is never read.
-        unauthorized = None if is_open(path, self.settings.public_metrics) else key_error(
+        unauthorized = None if is_open(path, self.settings.public_metrics, method) else key_error(
             header_value(scope, b"authorization"), self.settings.api_keys)
         unknown_model = None if unauthorized else self._route_path(scope)
         if method == "POST" and b"json" not in headers.get(b"content-type", b""):

@@ -33,7 +33,7 @@ CASES = [
     ("score with no text_2", "/score", {"text_1": "a"}, None, 400, "text_2"),
     ("tokenize with nothing", "/tokenize", {}, None, 400, "missing text"),
     ("max_length too small", "/embed", {"texts": ["a"], "max_length": 1}, None, 400, "max_length"),
-    ("dimensions 0", "/v1/embeddings", {"input": "a", "dimensions": 0}, None, 400, "dimensions"),
+    ("dimensions 1", "/v1/embeddings", {"input": "a", "dimensions": 1}, None, 400, "dimensions"),
     ("no input at all", "/v1/embeddings", {}, None, 400, "input"),
     ("unknown encoding_format", "/v1/embeddings", {"input": "x", "encoding_format": "int8"}, None, 400,
      "encoding_format"),

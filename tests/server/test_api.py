@@ -27,10 +27,15 @@ MODEL_ROUTES = [
     ("GET", "/v1/models/bge-m3", None), ("GET", "/models/bge-m3", None),
     ("GET", "/v1/stats", None), ("GET", "/stats", None), ("GET", "/ui/api/connect", None),
     ("GET", "/metrics", None),  # open only with --public-metrics
+    # TEI's root (huggingface_hub, Haystack), also on a per-model base URL; a Cohere v2 client given …/v1
+    ("POST", "/", {"inputs": "x"}), ("POST", "/invocations", {"inputs": "x"}),
+    ("POST", "/models/BAAI/bge-m3", {"inputs": "x"}),
+    ("POST", "/v1/v2/embed", {"texts": ["x"]}), ("POST", "/v1/v2/rerank", RERANK),
 ]
 # Paths above that reach a route of another spelling (the request frame collapses /v1/v1) or a path template.
 ROUTE_OF = {"/v1/v1/embeddings": "/v1/embeddings", "/v1/v1/rerank": "/v1/rerank",
-            "/v1/models/bge-m3": "/v1/models/{model_uid:path}", "/models/bge-m3": "/models/{model_uid:path}"}
+            "/v1/models/bge-m3": "/v1/models/{model_uid:path}", "/models/bge-m3": "/models/{model_uid:path}",
+            "/models/BAAI/bge-m3": "/models/{name:path}"}
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +237,7 @@ def test_the_auth_walk_covers_every_route_the_app_has():
         inner = getattr(route, "original_router", None)
         paths |= {r.path for r in inner.routes} if inner is not None else {route.path}
     walked = {ROUTE_OF.get(path, path) for _, path, _ in MODEL_ROUTES}
-    assert paths - OPEN_ROUTES == walked
+    assert paths - OPEN_ROUTES == walked - {"/"}  # "/": the landing page's GET is open, TEI's POST root is not
 
 
 def test_the_frame_checks_the_key_on_exactly_the_routes_that_need_it():
@@ -249,3 +254,4 @@ def test_the_frame_checks_the_key_on_exactly_the_routes_that_need_it():
             example = path.replace("{name:path}", "app.js").replace("{model_uid:path}", "bge-m3")
             assert is_open(example) == (path in OPEN_ROUTES), path
     assert is_open("/metrics", public_metrics=True) and not is_open("/models/x/health")
+    assert not is_open("/", method="POST")  # TEI's root is a model route
