@@ -217,3 +217,21 @@ def test_serving_never_imports_transformers(tiny_models):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2]).stdout
     assert out.strip() == "[]"
+
+
+def test_attention_backends_are_probed_and_a_broken_one_is_skipped():
+    """The CUDA order's logic, on the CPU: a backend that cannot run (flash-attn is not installed here) or that
+    gives wrong numbers is passed over; one that runs correctly is kept."""
+    import torch
+
+    from local_server.engine.xlmr import attention
+
+    assert attention.select("cpu", torch.float32, 2, 16, 1)[0] == "grouped-sdpa"
+    assert attention.select("cpu", torch.float32, 2, 16, 1, prefer="nested-sdpa")[0] == "nested-sdpa"
+    assert attention.select("cpu", torch.float32, 2, 16, 1, prefer="flash-attn")[0] == "grouped-sdpa"
+    wrong = attention.BACKENDS["grouped-sdpa"]
+    try:
+        attention.BACKENDS["grouped-sdpa"] = lambda q, k, v, packed: wrong(q, k, v, packed) * 1.01
+        assert attention.select("cpu", torch.float32, 2, 16, 1)[0] == "per-sequence-sdpa"
+    finally:
+        attention.BACKENDS["grouped-sdpa"] = wrong
