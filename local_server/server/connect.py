@@ -87,7 +87,8 @@ def _calls_for_check(check: str, url: str, form: str, embedder: str | None,
         return [ClientCall("POST", f"{root}/rerank", body, "rerank", len(DOCUMENTS))]
     if check == "tei_rerank":
         body = {"query": QUERY, "texts": DOCUMENTS, "raw_scores": False, "truncate": True, "return_text": True}
-        return [ClientCall("POST", f"{root}/rerank", body, "tei_rerank", len(DOCUMENTS))]
+        target = url.rstrip("/") if "/models/" in url else root  # Dify's TEI: the per-model URL it was given
+        return [ClientCall("POST", f"{target}/rerank", body, "tei_rerank", len(DOCUMENTS))]
     raise ValueError(f"the console has no calls for doctor check {check!r}")  # a new check: add its calls here
 
 
@@ -105,6 +106,7 @@ def connect_rows(url: str, core: InferenceCore) -> dict[str, Any]:
             for check in row.checks:
                 calls += _calls_for_check(check, row.url, row.form, embedder, reranker)
         table.append({"app": row.app, "provider": row.client, "model_type": row.form, "value": row.url,
-                      "reaches": row.reaches, "note": row.note, "sends_key": row.key != KEY_NONE,
+                      "reaches": row.reaches, "note": row.note,
+                      "field": row.field, "model": row.model, "key": row.key, "sends_key": row.key != KEY_NONE,
                       "calls": [asdict(c) for c in calls]})
     return {"url": normalise_url(url), "rows": table}
