@@ -8,7 +8,7 @@
 
 import { apiKey, call, errorMessage, setKey } from "./api.js";
 import * as connect from "./connect.js";
-import { applyLabels, clock, t, tf } from "./i18n.js";
+import { applyLabels, clock, lang, t, tf } from "./i18n.js";
 import * as rerank from "./rerank.js";
 import { StatusPanel } from "./status.js";
 import * as tryIt from "./try.js";
@@ -74,7 +74,8 @@ function setConnection(state, reply) {
   indicator.textContent = tf(`connection.${state}`, { time });
   const banner = $("#banner");
   if (state === "unreachable") {
-    const text = `${tf("error.unreachable_since", { time })} ${errorMessage(reply)} ${t("error.stale")}`;
+    const text = [tf("error.unreachable_since", { time }), errorMessage(reply), t("error.stale")]
+      .join(lang === "zh" ? "" : " ");
     if (banner.textContent !== text) banner.textContent = text;
     banner.hidden = false;
     if (unlocked) status.unreachable(connection.since);
