@@ -33,6 +33,7 @@ def test_outage_is_shown_and_every_panel_recovers(tiny_models, tmp_path, new_pag
         expect(page.locator("#connection")).to_have_attribute("data-state", "unreachable")
         expect(page.locator("#readiness")).to_have_attribute("data-state", "down")  # not a green "ready"
         expect(page.locator("#app")).to_have_attribute("data-stale", "true")
+        expect(page.locator("#step-ready")).to_have_attribute("data-done", "false")
         expect(page.locator("#models-holder")).to_have_css("opacity", "0.45")
         banner = page.locator("#banner")
         expect(banner).to_be_visible()
@@ -54,6 +55,7 @@ def test_outage_is_shown_and_every_panel_recovers(tiny_models, tmp_path, new_pag
         expect(page.locator("#connection")).to_have_attribute("data-state", "reachable")
         expect(page.locator("#banner")).to_be_hidden()
         expect(page.locator("#app")).to_have_attribute("data-stale", "false")
+        expect(page.locator("#step-ready")).to_have_attribute("data-done", "true")
         expect(page.locator("#panel-connect")).to_have_attribute("data-state", "done")
         expect(page.locator("tr.connect-row").first).to_be_visible()
         expect(page.locator("#connect-error")).to_be_hidden()

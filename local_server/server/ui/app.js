@@ -79,6 +79,8 @@ function setConnection(state, reply) {
     if (banner.textContent !== text) banner.textContent = text;
     banner.hidden = false;
     if (unlocked) status.unreachable(connection.since);
+    $("#step-ready").dataset.done = "false";
+    $("#step-ready-state").textContent = tf("status.unreachable", { time });
   } else {
     banner.hidden = true;
     banner.textContent = "";
