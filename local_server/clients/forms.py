@@ -119,8 +119,7 @@ def rows(base_url: str, models: Mapping[str, str] | None = None) -> list[PasteRo
         ("Text Embedding Inference", "embedding", "Server url", f"{u}/models/{emb}", emb, KEY_OPTIONAL,
          "/info, /v1/embeddings", "one URL per model: TEI's /info describes one model", ("tei_models",)),
         ("Text Embedding Inference", "rerank", "Server url", f"{u}/models/{rr}", rr, KEY_OPTIONAL,
-         "/info, /rerank (TEI body)", "one URL per model: TEI's /info describes one model",
-         ("tei_models", "tei_rerank")),
+         "/info, /rerank (TEI body)", "one URL per model: TEI's /info describes one model", ("tei_models",)),
         ("Xorbits Inference", "embedding", "Server url", u, emb, KEY_OPTIONAL,
          "/v1/cluster/auth, /v1/models/…, /v1/embeddings", f"Model uid: {emb}", ("xinference",)),
         ("Xorbits Inference", "rerank", "Server url", u, rr, KEY_OPTIONAL,
@@ -132,7 +131,7 @@ def rows(base_url: str, models: Mapping[str, str] | None = None) -> list[PasteRo
         ("OpenAI", "embedding", "API Base URL", u, emb, KEY_REQUIRED, "/v1/embeddings (cl100k token ids)",
          "the plugin adds /v1; its token ids are decoded on the server, offline", ("token_ids",)),
         ("Ollama", "embedding", "Base URL", u, emb, KEY_OPTIONAL, "/api/embed", "", ("ollama",)),
-        ("Ollama", "rerank", "Base URL", u, rr, KEY_OPTIONAL, "/api/rerank", "", ("rerank_root",)),
+        ("Ollama", "rerank", "Base URL", u, rr, KEY_OPTIONAL, "/api/rerank", "", ("ollama_rerank",)),
         ("GPUStack", "embedding", "Server URL", u, emb, KEY_REQUIRED, "/v1/embeddings", "", ("embeddings_float",)),
         ("GPUStack", "rerank", "Server URL", u, rr, KEY_REQUIRED, "/v1/rerank", "", ("rerank_v1",)),
     ]
@@ -161,7 +160,7 @@ def rows(base_url: str, models: Mapping[str, str] | None = None) -> list[PasteRo
          "no http:// (0.24–0.25 write http://<value>/rerank; from 0.26 either form)" if parts.scheme == "http"
          else "0.24–0.25 write http://<value>/rerank: give them a plain-http address", ("tei_rerank",)),
         ("Ollama", "embedding", u, emb, KEY_REQUIRED, "/api/embeddings (0.24–0.25), /api/embed (from 0.26)",
-         "the key x sends none", ("ollama",)),
+         "the key x sends none", ("ollama_embeddings", "ollama")),
         ("Cohere", "rerank", u, rr, KEY_REQUIRED, "/rerank", "", ("rerank_root",)),
     ]
     out = [PasteRow("Dify", c, f, field, url, m, k, reaches, (), note, checks)

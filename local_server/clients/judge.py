@@ -87,6 +87,7 @@ TESTS: Mapping[str, Test] = {
     "list": lambda v, arg, ref: isinstance(v, list),
     "length": lambda v, arg, ref: isinstance(v, list) and len(v) == arg,
     "present": lambda v, arg, ref: v is not MISSING,
+    "text_or_absent": lambda v, arg, ref: v is MISSING or isinstance(v, str),
     "bool": lambda v, arg, ref: isinstance(v, bool),
     "equals": lambda v, arg, ref: v == arg,
     "positive_int": lambda v, arg, ref: isinstance(v, int) and not isinstance(v, bool) and v > 0,

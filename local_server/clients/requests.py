@@ -106,6 +106,11 @@ def _agrees(path: str, what: str) -> Rule:
     return Rule(path, "agrees", f"{what} and /v1/embeddings disagree (not the same vector)")
 
 
+_TEI_RANKED = (Rule("", "length", "TEI /rerank must answer a bare list with one item per text", len(DOCUMENTS)),
+               Rule("*.index", "permutation", "indices are not 0..n-1"),
+               Rule("*.score", "unit", "TEI /rerank: scores are not all within 0..1"))
+
+
 CHECKS: tuple[ClientCheck, ...] = (
     ClientCheck("embeddings_float", "POST /v1/embeddings  float", "OpenAI SDK, Dify, RAGFlow", (
         ClientRequest("POST", "/v1/embeddings", {"model": "{embedding}", "input": TEXTS, "encoding_format": "float"},
@@ -141,13 +146,9 @@ CHECKS: tuple[ClientCheck, ...] = (
         ClientRequest("POST", "/rerank", {"model": "{reranker}", "query": QUERY, "documents": DOCUMENTS, "top_n": 3,
                                           "return_documents": False}, "reranker",
                       _ranked("/rerank", len(DOCUMENTS)), detail=_RANKED_DETAIL + ", {usage.total_tokens} tokens"),)),
-    ClientCheck("tei_rerank", "POST /rerank  texts (TEI)", "Dify TEI, RAGFlow HuggingFace", (
+    ClientCheck("tei_rerank", "POST /rerank  texts (TEI)", "RAGFlow HuggingFace (TEI)", (
         ClientRequest("POST", "/rerank", {"query": QUERY, "texts": DOCUMENTS, "raw_scores": False, "truncate": True,
-                                          "return_text": True}, "reranker",
-                      (Rule("", "length", "TEI /rerank must answer a bare list with one item per text",
-                            len(DOCUMENTS)),
-                       Rule("*.index", "permutation", "indices are not 0..n-1"),
-                       Rule("*.score", "unit", "TEI /rerank: scores are not all within 0..1")),
+                                          "return_text": True}, "reranker", _TEI_RANKED,
                       detail="bare list of {#} {{index, score}}"),)),
     ClientCheck("score", "POST /score", "vLLM clients", (
         ClientRequest("POST", "/score", {"model": "{reranker}", "text_1": QUERY, "text_2": DOCUMENTS}, "reranker",
@@ -166,7 +167,12 @@ CHECKS: tuple[ClientCheck, ...] = (
         ClientRequest("GET", "/info", model="reranker", under_model_url=True, detail="/models/{model}",
                       rules=(Rule("model_type", "first_key", "/info does not describe the reranker", "reranker"),)),
         ClientRequest("POST", "/v1/embeddings", {"model": "{embedding}", "input": TEXTS}, "embedding",
-                      _EMBEDDINGS.rules, under_model_url=True)),
+                      _EMBEDDINGS.rules, under_model_url=True),
+        # Dify's TEI rerank: the per-model URL it was given + /rerank, texts with return_text
+        ClientRequest("POST", "/rerank", {"query": QUERY, "texts": DOCUMENTS, "return_text": True}, "reranker",
+                      (*_TEI_RANKED, Rule("*.text", "present", "TEI /rerank: item {i} has no 'text' (Dify's TEI "
+                                                              "plugin reads it)", each=True)),
+                      under_model_url=True)),
         summary="one TEI URL per model: {details}"),
     ClientCheck("xinference", "GET  /v1/models/<uid>  (Xinference)", "xinference-client (Dify, RAGFlow)", (
         # xinference-client probes /v1/cluster/auth with no key, then reads /v1/models/<uid>.model_type
@@ -195,15 +201,25 @@ CHECKS: tuple[ClientCheck, ...] = (
                        _agrees("embeddings.0", "/v1/embed")),
                       detail="floats, {meta.billed_units.input_tokens} billed tokens")),
         joiner="; "),
-    ClientCheck("ollama", "POST /api/embed  (Ollama)", "Dify and RAGFlow Ollama providers", (
+    ClientCheck("ollama", "POST /api/embed  (Ollama)", "Dify Ollama, RAGFlow Ollama from 0.26", (
         ClientRequest("POST", "/api/embed", {"model": "{embedding}", "input": TEXTS[:1], "truncate": True,
                                              "options": {"use_mmap": True}}, "embedding",
                       (Rule("embeddings", "length", "/api/embed: expected 1 vector in 'embeddings'", 1),
-                       _agrees("embeddings.0", "/api/embed"))),
-        # RAGFlow up to 0.25
+                       _agrees("embeddings.0", "/api/embed"))),),
+        summary="/api/embed agrees with /v1/embeddings"),
+    ClientCheck("ollama_embeddings", "POST /api/embeddings  (Ollama)", "RAGFlow Ollama up to 0.25", (
         ClientRequest("POST", "/api/embeddings", {"model": "{embedding}", "prompt": TEXTS[0]}, "embedding",
-                      (_agrees("embedding", "/api/embeddings"),))),
-        summary="/api/embed and /api/embeddings agree with /v1/embeddings"),
+                      (_agrees("embedding", "/api/embeddings"),)),),
+        summary="/api/embeddings agrees with /v1/embeddings"),
+    ClientCheck("ollama_rerank", "POST /api/rerank  (Ollama)", "Dify Ollama plugin", (
+        # what the plugin's validation and invocation send: no top_n unless asked; it reads index and
+        # relevance_score, and a 'document' there as the text itself (a string), so it must be a string or absent
+        ClientRequest("POST", "/api/rerank", {"model": "{reranker}", "query": QUERY, "documents": DOCUMENTS},
+                      "reranker",
+                      (*_ranked("/api/rerank", len(DOCUMENTS), usage=False),
+                       Rule("results.*.document", "text_or_absent", "/api/rerank: results[{i}].document is not the "
+                                                                     "text itself (Dify's RerankDocument)", each=True)),
+                      detail=_RANKED_DETAIL),)),
     ClientCheck("tei_root", "POST /  (TEI's root)", "huggingface_hub InferenceClient, Haystack TEI embedders", (
         ClientRequest("POST", "/", {"inputs": TEXTS[:1]}, "embedding",
                       (Rule("", "length", "POST / (TEI's root) must answer a bare [[floats]] list", 1),

@@ -1,10 +1,12 @@
 """The console's "Connect" panel: the what-to-paste table for one URL, each row with the requests that test it.
 
-The rows (provider, what to paste, where requests go, notes) come from ``clients.forms.rows`` — the table
+The rows (provider, form field, what to paste, model name, key rule, where requests go, notes) come from
+``clients.forms.rows`` — the table
 ``bge-local doctor`` prints and ``docs/ragflow.md`` shows. To each row this adds the requests its client sends,
 from the same table of client requests the doctor runs (``clients.requests``): the requests of each check the row
 names, for the row's model kind, addressed to the server the pasted value designates, with the rules that judge
-each answer. The page sends them from the browser and ``connect.js`` interprets the rules.
+each answer. The page sends them from the browser and ``connect.js`` interprets the rules (through ``judge.js``);
+``connect_view.js`` draws the docs' columns from ``field``, ``model`` and ``key``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def connect_rows(url: str, core: InferenceCore) -> dict[str, Any]:
             for check in row.checks:  # the requests for the row's model, and those for no model (auth probes)
                 row_calls += calls(BY_ID[check], normalise_url(row.url), served, (kind, None))
         table.append({"app": row.app, "provider": row.client, "model_type": row.form, "value": row.url,
-                      "reaches": row.reaches, "note": row.note, "sends_key": row.key != KEY_NONE,
+                      "reaches": row.reaches, "note": row.note,
+                      "field": row.field, "model": row.model, "key": row.key, "sends_key": row.key != KEY_NONE,
                       "calls": [asdict(c) for c in row_calls]})
     return {"url": normalise_url(url), "rows": table}

@@ -22,6 +22,7 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from local_server.console.addresses import reachability
 from local_server.console.connect import connect_rows
 from local_server.http.auth import Auth, Core
 from local_server.http.errors import NotFound
@@ -111,8 +112,12 @@ def create_router() -> APIRouter:
 
     @router.get("/ui/api/connect", dependencies=[Auth])
     async def connect(request: Request, core: Core, url: str | None = None) -> FastJSONResponse:
-        """Doctor's what-to-paste table for ``url`` (default: this request's own base URL), with test calls."""
-        return FastJSONResponse(connect_rows(url or str(request.base_url), core))
+        """Doctor's what-to-paste table for ``url`` (default: this request's own base URL), with test calls;
+        whether the server has a key (the panel's "API key" column) and the addresses containers can reach."""
+        settings = request.app.state.settings
+        return FastJSONResponse({**connect_rows(url or str(request.base_url), core),
+                                 "server_key": bool(settings.api_keys),
+                                 "reach": reachability(settings.host, settings.port)})
 
     @router.get("/ui/{name:path}")
     async def asset(request: Request, name: str) -> Response:

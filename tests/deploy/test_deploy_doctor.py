@@ -28,6 +28,8 @@ CHECKS = [
     "xinference",
     "cohere",
     "ollama",
+    "ollama_embeddings",
+    "ollama_rerank",
     "tei_root",
     "rerank_document",
     "url_mistakes",
@@ -167,7 +169,7 @@ def test_an_embedding_only_server_skips_the_rerank_checks(embedder_only_server, 
     checks = by_id(report)
     assert rc == 0, checks
     assert report["models"] == {"embedding": "bge-m3"}
-    for skipped in ("rerank_v1", "rerank_root", "tei_rerank", "score"):
+    for skipped in ("rerank_v1", "rerank_root", "tei_rerank", "score", "ollama_rerank"):
         assert checks[skipped]["ok"] is None and checks[skipped]["detail"] == "no reranker served"
     assert paste(report, "RAGFlow", "VLLM", "rerank")["status"] == "model not served"
     assert paste(report, "RAGFlow", "VLLM", "embedding")["ok"] is True

@@ -13,9 +13,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 SCREENSHOTS = Path(os.environ.get("BGE_LOCAL_UI_SCREENSHOTS", REPO / ".cache" / "ui-screenshots"))
 
 
-def screenshot(page, name: str) -> Path:
-    """A full-page PNG of ``page`` as ``SCREENSHOTS/name.png`` (the README's pictures come from these)."""
+def screenshot(page, name: str, full_page: bool = True) -> Path:
+    """A PNG of ``page`` (the whole page, or what the screen shows) as ``SCREENSHOTS/name.png`` (the README's
+    pictures in docs/img come from these: ``console-<name>.png``)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.evaluate("window.scrollTo(0, 0)")  # a sticky header stays at the top of the picture
+    page.screenshot(path=str(path), full_page=full_page)
     return path

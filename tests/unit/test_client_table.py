@@ -51,6 +51,10 @@ ANSWERS = [
     {"response_type": "embeddings_floats", "embeddings": [A], "meta": {"billed_units": {"input_tokens": 7}}},
     {"embeddings": [A]}, {"embedding": B}, {"embedding": [0.8, 0.6, 0.0]},
     {}, [], None, "text", 3,
+    {"results": [{**r, "document": DOCUMENTS[r["index"]]} for r in RANKED["results"]]},
+    {"results": [{**r, "document": {"text": DOCUMENTS[r["index"]]}} for r in RANKED["results"]]},
+    [{"index": 1, "score": 0.9, "text": DOCUMENTS[1]}, {"index": 0, "score": 0.5, "text": DOCUMENTS[0]},
+     {"index": 2, "score": 0.1}],
 ]
 
 
@@ -90,6 +94,37 @@ def test_a_console_row_sends_its_checks_requests_for_its_own_model():
         ("GET", "http://h:8000/v1/cluster/auth"), ("GET", "http://h:8000/v1/models/r"),
         ("POST", "http://h:8000/v1/rerank"), ("POST", "http://h:8000/v1/rerank")]
     assert sent[0].sends_key is False and sent[2].body["documents"] == DOCUMENTS
+
+
+def _reached(row) -> set[str]:
+    """The paths a row's ``reaches`` names ("/v1/models/…" written as "/v1/models/{model}")."""
+    return {p.replace("…", "{model}") for p in re.findall(r"/[\w/…]*", row.reaches)}
+
+
+@pytest.mark.parametrize("root", ["http://h:8000", "http://gw/bge"])
+def test_every_rows_test_calls_exactly_the_paths_its_client_calls(root):
+    """A row's test sends what its client sends, where it sends it: every path in the row's "requests go to", no
+    other (Dify's Ollama rerank at /api/rerank, Dify's TEI rerank at its per-model URL)."""
+    names = {"embedding": "the-embedder", "reranker": "the-reranker"}
+    for row in rows(root, names):
+        if row.url is None:
+            continue
+        kind = "embedding" if row.form == "embedding" else "reranker"
+        sent = [c for check in row.checks for c in calls(BY_ID[check], root, names, (kind, None))]
+        base = f"{root}/models/{names[kind]}" if "/models/" in row.url else root  # TEI: one URL per model
+        assert all(c.url.startswith(base + "/") for c in sent), (row, [c.url for c in sent])
+        paths = {c.url.removeprefix(base).replace(f"/{names[kind]}", "/{model}") for c in sent}
+        assert paths == _reached(row), (row.app, row.client, row.form, paths)
+
+
+def test_dify_ollama_rerank_sends_what_the_plugin_sends():
+    (row,) = [r for r in rows("http://h:8000") if (r.app, r.client, r.form) == ("Dify", "Ollama", "rerank")]
+    (sent,) = [c for check in row.checks for c in calls(BY_ID[check], "http://h:8000", {"reranker": "r"})]
+    assert (sent.method, sent.url) == ("POST", "http://h:8000/api/rerank")
+    assert sent.body == {"model": "r", "query": sent.body["query"], "documents": DOCUMENTS}
+    judge.judge(RANKED, sent.rules)
+    with pytest.raises(judge.Failed, match="not the text itself"):
+        judge.judge(ANSWERS[-2], sent.rules)
 
 
 def _python_verdicts(rulesets: list[list[dict]]) -> list[list[str]]:

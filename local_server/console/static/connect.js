@@ -2,10 +2,12 @@
 // A test replays, from the browser, the requests that row's client sends (the server lists them per row),
 // and reads each answer the way that client does.
 
+import { addressField } from "./address.js";
 import { apiKey, call, errorMessage, root } from "./api.js";
-import { t } from "./i18n.js";
+import { renderTables } from "./connect_view.js";
+import { t, tf } from "./i18n.js";
 import { at, judge } from "./judge.js";
-import { clear, copyButton, el } from "./widgets.js";
+import { clear, el } from "./widgets.js";
 
 // Run one row's calls; resolves to {ok, message}, ok null when there was nothing to test.
 export async function testRow(row, key) {
@@ -30,74 +32,69 @@ export async function testRow(row, key) {
     }
   }
   const paths = [...new Set(row.calls.map((c) => new URL(c.url).pathname))].join(", ");
-  return { ok: true, message: `${paths} · ${Math.round(slowest)} ms` };
+  return { ok: true, message: `${paths} · ${Math.round(slowest)} ${t("unit.ms_short")}` };
 }
 
-function rowElement(row, keyInput) {
-  const result = el("span", { class: "test-result" });
-  const run = async () => {
-    result.dataset.ok = "";
-    result.textContent = "…";
-    const outcome = await testRow(row, keyInput.value);
-    const [mark, label] = outcome.ok === null ? ["–", "connect.skipped"]
-      : outcome.ok ? ["✔", "connect.pass"] : ["✘", "connect.fail"];
-    result.dataset.ok = outcome.ok === null ? "skip" : String(outcome.ok);
-    result.textContent = `${mark} ${t(label)}: ${outcome.message}`;
-  };
-  const notes = [row.note, row.sends_key ? "" : t("connect.sends_no_key")].filter(Boolean).join("; ");
-  const tr = el("tr", { class: "connect-row", dataset: { app: row.app, provider: row.provider, modelType: row.model_type } },
-    el("td", { text: row.provider }),
-    el("td", { text: row.model_type }),
-    el("td", { class: "value" }, row.value
-      ? [el("code", { text: row.value }), copyButton(() => row.value)]
-      : el("span", { class: "muted", text: `✘ ${t("connect.not_possible")}` })),
-    el("td", { text: row.reaches }),
-    el("td", { class: "note", text: notes }),
-    el("td", { class: "test" }, row.value ? [el("button", { type: "button", class: "test-button", text: t("connect.test"), onclick: run }), result] : null));
-  tr.runTest = row.value ? run : null;
-  return tr;
+// HOOK(console#21) — the panel's layout lives in two modules that any version of the client-request table can
+// feed: address.js (the address Dify and RAGFlow will use, with container-reachable suggestions on loopback) and
+// connect_view.js (the docs' columns, copy and test buttons). What they need from a table: see connect_view.js.
+// The table is asked for twice when the chosen address is not the browser's: once for the values to paste (at
+// the chosen address), once for the calls the tests replay (at the address this browser reaches), paired by row.
+
+let chosen = null; // the address chosen in the field; null: the browser's
+
+async function fetchTable(base) {
+  return call("GET", `ui/api/connect?url=${encodeURIComponent(base)}`);
 }
 
-function table(rows, keyInput) {
-  return el("table", { class: "connect" },
-    el("thead", {}, el("tr", {}, ["connect.provider", "connect.model_type", "connect.value", "connect.reaches",
-      "connect.note", "connect.test"].map((k) => el("th", { text: t(k) })))),
-    el("tbody", {}, rows.map((row) => rowElement(row, keyInput))));
+function showError(panel, reply) {
+  const error = panel.querySelector("#connect-error");
+  error.textContent = `${t("connect.load_failed")} ${errorMessage(reply)}`;
+  error.hidden = false;
 }
 
-const LOOPBACK = /^(localhost|127\.|\[::1\]|::1)/;
-
+// Draws the panel; resolves true once it is drawn, false when the server did not answer (the caller retries).
 export async function load(panel) {
   const output = panel.querySelector("#connect-output");
   const error = panel.querySelector("#connect-error");
   const keyInput = panel.querySelector("#connect-key");
-  keyInput.value = apiKey();
-  const base = root.href.replace(/\/$/, "");
-  const reply = await call("GET", `ui/api/connect?url=${encodeURIComponent(base)}`);
+  if (!keyInput.value) keyInput.value = apiKey();
+  const browserBase = root.href.replace(/\/$/, "");
+  const reply = await fetchTable(browserBase);
   if (reply.status !== 200) {
-    error.textContent = errorMessage(reply);
-    error.hidden = false;
-    return;
+    showError(panel, reply);
+    return false;
   }
   error.hidden = true;
-  const rows = reply.body.rows;
-  const testAll = el("button", { type: "button", id: "connect-test-all", text: t("connect.test_all") });
-  const parts = [el("p", {}, t("connect.intro"), " ", el("code", { text: reply.body.url }), copyButton(() => reply.body.url))];
-  if (LOOPBACK.test(root.hostname)) parts.push(el("p", { class: "warning", text: t("connect.loopback") }));
-  parts.push(testAll);
-  const tables = [];
-  for (const [app, where] of [["Dify", "connect.dify_where"], ["RAGFlow", "connect.ragflow_where"]]) {
-    const tableEl = table(rows.filter((r) => r.app === app), keyInput);
-    tables.push(tableEl);
-    parts.push(el("h3", { text: t(where) }), el("div", { class: "table-scroll" }, tableEl));
-  }
-  testAll.addEventListener("click", async () => {
-    testAll.disabled = true;
-    for (const tableEl of tables) {
-      for (const tr of tableEl.querySelectorAll("tr.connect-row")) if (tr.runTest) await tr.runTest();
+  const tested = reply.body;
+  const holder = el("div", { id: "connect-tables" });
+  const via = el("p", { class: "hint", id: "connect-tests-via", hidden: true });
+  const draw = async (address) => {
+    let shown = tested;
+    if (address !== tested.url) {
+      const other = await fetchTable(address);
+      if (other.status !== 200) {
+        showError(panel, other);
+        return;
+      }
+      shown = other.body;
     }
-    testAll.disabled = false;
-  });
-  clear(output, ...parts);
+    error.hidden = true;
+    via.hidden = shown === tested;
+    via.textContent = tf("connect.tests_via", { url: tested.url });
+    const rows = shown.rows.map((row, i) => ({ ...row, calls: tested.rows[i]?.calls ?? [] }));
+    renderTables(holder, rows, { serverKey: tested.server_key, baseUrl: shown.url,
+      runRow: (row) => testRow(row, keyInput.value) });
+    panel.dataset.address = shown.url;
+  };
+  const address = addressField({ browserBase: tested.url, reach: tested.reach, value: chosen ?? tested.url,
+    onChange: (value) => {
+      chosen = value;
+      panel.dataset.state = "drawing";
+      draw(value).then(() => { panel.dataset.state = "done"; });
+    } });
+  clear(output, el("p", { text: t("connect.intro") }), address, via, holder);
+  await draw(chosen ?? tested.url);
   panel.dataset.state = "done";
+  return true;
 }

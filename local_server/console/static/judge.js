@@ -59,6 +59,7 @@ const TESTS = {
   list: (v) => Array.isArray(v),
   length: (v, n) => Array.isArray(v) && v.length === n,
   present: (v) => v !== MISSING,
+  text_or_absent: (v) => v === MISSING || typeof v === "string",
   bool: (v) => typeof v === "boolean",
   equals: (v, arg) => v === arg,
   positive_int: (v) => Number.isInteger(v) && v > 0,

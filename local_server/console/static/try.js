@@ -1,21 +1,39 @@
 // "Try bge-m3": texts in, one /v1/embeddings call with dense, sparse (by token) and ColBERT outputs, drawn.
 
 import { call, curl, errorMessage } from "./api.js";
-import { t } from "./i18n.js";
+import { lang, t, tf } from "./i18n.js";
 import { colbertScore, combined, cosine, lexicalMatch, matrix, topTokens } from "./similarity.js";
 import { bar, clear, el, heatmap, requestBox } from "./widgets.js";
 
-export const SAMPLE_TEXTS = [
-  "What is BGE M3?",
-  "BGE M3 is an embedding model supporting dense retrieval, lexical matching and multi-vector interaction.",
-  "BM25 is a bag-of-words retrieval function that ranks documents by the query terms they contain.",
-  "BGE M3 是一个支持稠密检索、词汇匹配和多向量交互的嵌入模型。",
-];
+// In the page's language, with one text in the other language: bge-m3 matches across languages.
+export const SAMPLE_TEXTS = {
+  en: [
+    "What is BGE M3?",
+    "BGE M3 is an embedding model supporting dense retrieval, lexical matching and multi-vector interaction.",
+    "BM25 is a bag-of-words retrieval function that ranks documents by the query terms they contain.",
+    "BGE M3 是一个支持稠密检索、词汇匹配和多向量交互的嵌入模型。",
+  ],
+  zh: [
+    "BGE M3 是什么？",
+    "BGE M3 是一个支持稠密检索、词汇匹配和多向量交互的嵌入模型。",
+    "BM25 是一种词袋检索函数，按文档包含的查询词为文档排序。",
+    "BGE M3 is an embedding model supporting dense retrieval, lexical matching and multi-vector interaction.",
+  ],
+}[lang];
 const TOP_TOKENS = 10;
 const DEFAULT_WEIGHTS = { dense: 0.4, sparse: 0.2, colbert: 0.4 }; // bge-m3's model card
+export const WORD_BOUNDARY = "▁"; // SentencePiece's word-boundary piece, which decodes to an empty string
 
 function section(titleKey, ...body) {
   return el("section", { class: "result" }, el("h3", { text: t(titleKey) }), ...body);
+}
+
+// A token as shown: the word-boundary piece (empty once decoded) and blank pieces get a visible label.
+function tokenLabel(token) {
+  if (token.trim() === "" || token === WORD_BOUNDARY) {
+    return el("code", { class: "token boundary", title: t("try.boundary"), text: WORD_BOUNDARY });
+  }
+  return el("code", { class: "token", translate: "no", title: token, text: token });
 }
 
 function sparseCards(texts, sparse) {
@@ -23,10 +41,11 @@ function sparseCards(texts, sparse) {
     const top = topTokens(sparse[i], TOP_TOKENS);
     const max = top.length ? top[0].weight : 0;
     return el("div", { class: "sparse-card", dataset: { index: i } },
-      el("h4", { title: text, text: `${i + 1}. ${text}` }),
-      el("ol", {}, top.map((item) => el("li", { dataset: { token: item.token, id: item.id, weight: item.weight } },
-        el("code", { class: "token", text: item.token }), bar(item.weight, max),
-        el("span", { class: "num", text: item.weight.toFixed(4) })))));
+      el("h4", { title: text }, `${i + 1}. `, el("span", { translate: "no", text })),
+      top.length ? el("ol", {}, top.map((item) => el("li", { dataset: { token: item.token, id: item.id, weight: item.weight } },
+        tokenLabel(item.token), bar(item.weight, max),
+        el("span", { class: "num", text: item.weight.toFixed(4) }))))
+        : el("p", { class: "muted", text: t("try.no_tokens") }));
   }));
 }
 
@@ -35,7 +54,7 @@ function weightSliders(weights, onChange) {
     ["dense", "sparse", "colbert"].map((name) => {
       const output = el("output", { text: weights[name].toFixed(2) });
       const input = el("input", { type: "range", min: "0", max: "1", step: "0.05", value: String(weights[name]),
-        id: `weight-${name}`, "aria-label": t(`try.w_${name}`) });
+        id: `weight-${name}`, "aria-label": tf("try.weight_of", { what: t(`try.w_${name}`) }) });
       input.addEventListener("input", () => {
         weights[name] = Number(input.value);
         output.textContent = weights[name].toFixed(2);
@@ -54,19 +73,25 @@ export function render(data, texts, sent) {
   const lexicalM = matrix(sparse, lexicalMatch);
   const colbertM = matrix(colbert, colbertScore);
   const weights = { ...DEFAULT_WEIGHTS };
-  const combinedHolder = el("div");
+  const combinedHolder = el("div", { id: "combined-holder", "aria-live": "polite" });
   const drawCombined = () => {
+    if (weights.dense + weights.sparse + weights.colbert <= 0) {
+      clear(combinedHolder, el("p", { class: "warning", id: "combined-zero", text: t("try.zero_weights") }));
+      return;
+    }
     const m = denseM.map((row, i) => row.map((d, j) => combined(d, lexicalM[i][j], colbertM[i][j], weights)));
-    clear(combinedHolder, heatmap("combined-matrix", texts, m));
+    clear(combinedHolder, heatmap("combined-matrix", texts, m, { offDiagonal: true }));
   };
   drawCombined();
+  const scaleNote = texts.length > 2 ? el("p", { class: "hint", text: t("try.scale_note") }) : null;
   return [
     section("try.dense", heatmap("dense-matrix", texts, denseM, { lo: Math.min(0, ...denseM.flat()), hi: 1 })),
-    section("try.sparse", sparseCards(texts, sparse)),
-    section("try.lexical", heatmap("lexical-matrix", texts, lexicalM, { lo: 0 })),
-    section("try.colbert", heatmap("colbert-matrix", texts, colbertM)),
+    section("try.sparse", el("p", { class: "hint" }, tf("try.boundary_note", { mark: WORD_BOUNDARY })),
+      sparseCards(texts, sparse)),
+    section("try.lexical", scaleNote, heatmap("lexical-matrix", texts, lexicalM, { lo: 0, offDiagonal: true })),
+    section("try.colbert", heatmap("colbert-matrix", texts, colbertM, { offDiagonal: true })),
     section("try.combined", weightSliders(weights, drawCombined), combinedHolder),
-    requestBox([sent]),
+    requestBox([sent], t("request.curl_name")),
   ];
 }
 
@@ -75,13 +100,19 @@ export function setup(panel) {
   const button = panel.querySelector("#try-run");
   const output = panel.querySelector("#try-output");
   const error = panel.querySelector("#try-error");
+  const announce = panel.querySelector("#try-status");
   input.value = SAMPLE_TEXTS.join("\n");
+  const fail = (message, state) => {
+    error.textContent = message;
+    error.hidden = false;
+    panel.dataset.state = state;
+  };
   button.addEventListener("click", async () => {
     const texts = input.value.split("\n").map((s) => s.trim()).filter(Boolean);
     error.hidden = true;
+    announce.textContent = "";
     if (texts.length === 0) {
-      error.textContent = t("try.need_two");
-      error.hidden = false;
+      fail(t("try.need_one"), "refused");
       return;
     }
     const body = { input: texts, encoding_format: "float", return_dense: true, return_sparse_tokens: true,
@@ -91,12 +122,11 @@ export function setup(panel) {
     const reply = await call("POST", "v1/embeddings", body);
     button.disabled = false;
     if (reply.status !== 200) {
-      error.textContent = errorMessage(reply);
-      error.hidden = false;
-      panel.dataset.state = "error";
+      fail(errorMessage(reply), "error");
       return;
     }
     clear(output, ...render(reply.body, texts, curl("POST", "v1/embeddings", body)));
+    announce.textContent = tf("try.done", { n: texts.length });
     panel.dataset.state = "done";
   });
 }

@@ -1,7 +1,8 @@
 // Small DOM building blocks: elements, copy buttons, the "request sent" box, heatmaps and bars.
 // Colours and widths are set through element.style (CSSOM), which a CSP without 'unsafe-inline' allows.
 
-import { t } from "./i18n.js";
+import { apiKey } from "./api.js";
+import { t, tf } from "./i18n.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -45,8 +46,10 @@ export async function copyText(text) {
   return ok;
 }
 
-export function copyButton(getText) {
-  const button = el("button", { type: "button", class: "copy", text: t("copy") });
+// A copy button; `name` says what it copies, so that each of the page's copy buttons has its own accessible name.
+export function copyButton(getText, name) {
+  const label = tf("copy.what", { what: name });
+  const button = el("button", { type: "button", class: "copy", text: t("copy"), "aria-label": label, title: label });
   button.addEventListener("click", async () => {
     const ok = await copyText(getText());
     button.textContent = ok ? t("copied") : t("copy");
@@ -55,36 +58,58 @@ export function copyButton(getText) {
   return button;
 }
 
-// "Request sent": the curl commands of the requests behind what the panel shows.
-export function requestBox(commands) {
-  const text = commands.join("\n\n");
+// "Request sent": the curl commands of the requests behind what the panel shows, each under a comment naming it.
+// With a key, a note says to export it first (the commands read $BGE_LOCAL_API_KEY; the key itself is never shown).
+export function requestBox(commands, name) {
+  const withKey = Boolean(apiKey());
+  const blocks = commands.map((c) => (typeof c === "string" ? c : `# ${c.label}\n${c.text}`));
+  const text = [withKey ? `# ${t("request.export_comment")}\n# export BGE_LOCAL_API_KEY='…'` : null, ...blocks]
+    .filter(Boolean).join("\n\n");
   return el("details", { class: "request", open: true },
     el("summary", { text: t("request.sent") }),
-    el("div", { class: "request-body" }, el("pre", { class: "curl", text }), copyButton(() => text)));
+    withKey ? el("p", { class: "hint export-note" }, t("request.export"), " ",
+      el("code", { translate: "no", text: "export BGE_LOCAL_API_KEY='…'" })) : null,
+    el("div", { class: "request-body" }, el("pre", { class: "curl", translate: "no", tabindex: "0", text }),
+      copyButton(() => text, name)));
 }
 
-// A colour for value within [lo, hi]: white to the accent blue.
+// A URL as text that wraps only after a '/' (a <wbr> there), never inside a word or a host:port.
+export function urlText(url, attrs = {}) {
+  const scheme = /^[a-z]+:\/\//i.exec(url)?.[0] ?? "";
+  const parts = url.slice(scheme.length).split(/(?<=\/)/);
+  const code = el("code", { class: "url", translate: "no", ...attrs }, scheme + parts[0]);
+  for (const part of parts.slice(1)) code.append(el("wbr"), part);
+  return code;
+}
+
+// A colour for value within [lo, hi]: white to a mid blue, light enough that the dark cell text keeps a contrast
+// above 4.5:1 on every shade (WCAG AA).
 function shade(value, lo, hi) {
   const x = hi > lo ? Math.min(1, Math.max(0, (value - lo) / (hi - lo))) : 0.5;
-  const light = 97 - x * 55;
+  const light = 97 - x * 35;
   return `hsl(212 80% ${light}%)`;
 }
 
-// A square matrix as a table: every cell holds its value as text (3 decimals) and in data-value (full).
-export function heatmap(id, labels, matrix, { lo, hi } = {}) {
-  const values = matrix.flat();
+// A square matrix as a table: every cell holds its value as text (3 decimals) and in data-value (full). With
+// offDiagonal, the colours span the values between different texts only: a text scored against itself (the
+// diagonal, often far above the rest) would otherwise wash every other cell out; it is drawn in the top colour.
+export function heatmap(id, labels, matrix, { lo, hi, offDiagonal = false } = {}) {
+  const off = matrix.flatMap((row, i) => row.filter((_, j) => i !== j));
+  const values = offDiagonal && off.length ? off : matrix.flat();
   const low = lo ?? Math.min(...values);
   const high = hi ?? Math.max(...values);
-  const head = el("tr", {}, el("th"), labels.map((label, j) => el("th", { title: label, text: `${j + 1}` })));
+  const head = el("tr", {}, el("th", { scope: "col" }, el("span", { class: "sr-only", text: t("heatmap.text") })),
+    labels.map((label, j) => el("th", { scope: "col", title: label, text: `${j + 1}` })));
   const rows = matrix.map((row, i) => el("tr", {},
-    el("th", { class: "row-label", title: labels[i], text: `${i + 1}. ${labels[i]}` }),
+    el("th", { scope: "row", class: "row-label", title: labels[i] }, `${i + 1}. `, el("span", { translate: "no", text: labels[i] })),
     row.map((value, j) => {
       const cell = el("td", { dataset: { i, j, value: String(value) }, text: value.toFixed(3) });
       cell.style.backgroundColor = shade(value, low, high);
-      if ((value - low) / ((high - low) || 1) > 0.65) cell.classList.add("dark");
+      if (i === j) cell.classList.add("diag");
       return cell;
     })));
-  return el("table", { class: "heatmap", id }, el("thead", {}, head), el("tbody", {}, rows));
+  return el("div", { class: "table-scroll heatmap-box", tabindex: "0", role: "group", "aria-label": t("heatmap.scroll") },
+    el("table", { class: "heatmap", id }, el("thead", {}, head), el("tbody", {}, rows)));
 }
 
 // A horizontal bar of width value/max.
