@@ -58,6 +58,7 @@ from local_server.http.errors import (
     internal_error,
 )
 from local_server.http.model_urls import PREFIX, SCOPE_KEY, split_model_prefix
+from local_server.http.routers import route_label
 
 access_log = logging.getLogger("bge_local.access")
 
@@ -166,7 +167,7 @@ class RequestFrame:
         finally:
             status = status or 499  # the client went away before an answer started
             elapsed = time.perf_counter() - started
-            route_path = getattr(scope.get("route"), "path", "unmatched")
+            route_path = route_label(scope.get("route"))
             dialect = scope.get("state", {}).get("dialect")  # set by the route (tag_dialect, above)
             self.metrics.count_request(route_path, status, elapsed, dialect)
             access_log.info("%s %s %d %.1fms", method, path, status, elapsed * 1000,

@@ -28,9 +28,19 @@ class TaskRouter(APIRouter):
         return str(self.tags[0])
 
 
+def route_label(route: Any) -> str:
+    """A route's name in the metrics and the console's charts: its path, except that ``/`` is both the landing
+    page (GET, no task) and TEI's root (POST, a model route), so the latter is ``POST /``."""
+    path = getattr(route, "path", None)
+    if path is None:
+        return "unmatched"
+    return "POST /" if path == "/" and "POST" in (getattr(route, "methods", None) or ()) else path
+
+
 def task_of_routes(routers: Iterable[TaskRouter]) -> dict[str, Task]:
-    """Route path -> task, for every route of ``routers`` (aliases included)."""
-    return {route.path: router.task for router in routers for route in router.routes if isinstance(route, APIRoute)}
+    """Route label (``route_label``) -> task, for every route of ``routers`` (aliases included)."""
+    return {route_label(route): router.task for router in routers for route in router.routes
+            if isinstance(route, APIRoute)}
 
 
 def openapi_tags(routers: Iterable[TaskRouter]) -> list[dict[str, str]]:
