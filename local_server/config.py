@@ -57,7 +57,7 @@ class Settings(BaseModel):
     batch_wait_ms: float = Field(2.0, ge=0, description="how long a batch waits for company before it runs")
     max_padding: float = Field(
         -1.0, description="largest share of a batch's computed tokens that may be padding (0..1); -1 (default): "
-                          "0.1 on CPU, no cap on GPU")
+                          "no cap (batches are packed: padding is never computed)")
     max_queue_inputs: int = Field(20000, ge=1, description="inputs waiting in the queue before new requests get 429")
     # request limits
     max_client_batch_size: int = Field(4096, ge=1, description="inputs one request may carry (413 above)")

@@ -23,11 +23,10 @@ if TYPE_CHECKING:  # the engine takes any object with these settings; config imp
 
 log = logging.getLogger("bge_local.loading")
 
-# On a CPU every padded token costs as much as a real one and a bigger batch buys almost nothing, so a batch
-# takes only inputs of nearly the same length (at most 10% padding; measured by bench/run.py: 0.20 instead of
-# 0.26-0.80 CPU-seconds per 1k tokens on mixed lengths). A GPU keeps the token budget alone, where padding
-# mostly fills idle compute.
-CPU_MAX_PADDING = 0.1
+# No cap by default: the runtimes pack a batch into one token stream (engine/xlmr/), so padding is never
+# computed and inputs of any length share a batch. (08a0ef8's padded forward capped padding at 10% on a CPU, where
+# every padded token cost as much as a real one.) --max-padding still caps the padded-rectangle share.
+DEFAULT_MAX_PADDING = 1.0
 
 
 def resolve_model_path(name_or_path: str, cache_dir: str | None) -> str:
@@ -46,7 +45,7 @@ def resolve_model_path(name_or_path: str, cache_dir: str | None) -> str:
 def max_padding(settings: Settings, devices: list[str]) -> float:
     if settings.max_padding >= 0:
         return min(settings.max_padding, 1.0)
-    return CPU_MAX_PADDING if all(d.startswith("cpu") for d in devices) else 1.0
+    return DEFAULT_MAX_PADDING
 
 
 def _is_path(source: str) -> bool:
