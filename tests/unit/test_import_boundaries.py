@@ -180,15 +180,10 @@ def test_no_import_cycles_between_packages():
 
 
 def test_no_import_cycles_between_the_servers_modules():
-    """Inside a package too, the modules ``serve`` runs import one way. Pending inside the engine: engine/types.py
-    still imports the batcher's BatchStats and the tokenizer's class (issue 18, item 4, on branch ``batcher``);
-    the rule switches itself on once those cycles are gone, and fails at once for any other."""
+    """Inside a package too, the modules ``serve`` runs import one way (the engine's types once imported the
+    batcher's BatchStats and the tokenizer's class; now its floors are checked in test_engine_floors.py too)."""
     served = reachable(serve_roots())
-    cycles = _cycles({m: graph()[m] & served for m in served})
-    others = [c for c in cycles if not all(m.startswith("local_server.engine.") for m in c)]
-    assert others == []
-    if cycles:
-        pytest.xfail(f"pending (issue 18 item 4, branch batcher): engine cycles {cycles}")
+    assert _cycles({m: graph()[m] & served for m in served}) == []
 
 
 def test_serve_never_reaches_the_offline_tools():
