@@ -23,8 +23,6 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[2] / "local_server"
 FLOORS = {"ground": 0, "engine": 1, "http": 2, "dialects": 3, "console": 4, "server": 5, "cli": 6}
 ROOMS = {  # the first name under local_server -> its room
