@@ -24,6 +24,14 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from local_server.http.errors import error_body
 
 log = logging.getLogger("bge_local.connections")
+access_log = logging.getLogger("bge_local.access")  # the request frame's logger: one line per answer, refusals too
+
+
+def log_refusal(peer: Any, status: int, code: str) -> None:
+    """The access line of an answer the connection gave before any route ran (431, 408, 503): no method or path
+    can be trusted yet, so it names the peer and why (the formatters escape control characters)."""
+    host = peer[0] if isinstance(peer, tuple) and peer else "-"
+    access_log.info("- (refused: %s from %s) %d", code, host, status, extra={"status": status, "route": "refused"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         cycle = self.cycle
         if cycle is None or not cycle.response_started:  # an answer begun (or sent) is not followed by another
             self.transport.write(response)
+            status = int(response[9:12])  # "HTTP/1.1 431 …"
+            log_refusal(self.client, status, orjson.loads(response.split(b"\r\n\r\n", 1)[1])["error"]["code"])
         if cycle is not None and not cycle.response_complete:
             cycle.disconnected = True  # the route sees the client gone: its queued work is cancelled
             cycle.message_event.set()
@@ -163,6 +173,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     async def _busy(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        log_refusal(scope.get("client"), 503, "too_many_connections")
         body = orjson.dumps(error_body(
             f"the server has {self.limits.max_connections} connections open, its limit (--max-connections); "
             "retry shortly", "service_unavailable", "too_many_connections"))

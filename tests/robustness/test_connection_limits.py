@@ -66,6 +66,7 @@ def test_a_huge_header_and_too_many_headers_get_431(exposed):
         assert closed and status_of(reply) == 431, reply[:300]
         assert json.loads(body_of(reply))["error"]["code"] == "headers_too_large"
     assert httpx.get(exposed.url + "/live").status_code == 200
+    assert "(refused: headers_too_large from 127.0.0.1) 431" in exposed.log()  # an access line for each refusal
 
 
 def test_connections_beyond_the_limit_get_503_json_and_the_server_recovers(exposed):
@@ -78,6 +79,7 @@ def test_connections_beyond_the_limit_get_503_json_and_the_server_recovers(expos
             reply, closed = read_until_closed(extra, MARGIN_S)
         assert closed and status_of(reply) == 503, reply[:300]
         assert json.loads(body_of(reply))["error"]["code"] == "too_many_connections"
+        assert "(refused: too_many_connections from 127.0.0.1) 503" in exposed.log()
     finally:
         for sock in held:
             sock.close()
