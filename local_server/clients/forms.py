@@ -44,7 +44,7 @@ _ROUTE_SUFFIXES = ("/v1/embeddings", "/v1/rerank", "/v1/score", "/v1/models", "/
 
 @dataclass(frozen=True)
 class PasteRow:
-    app: str  # Dify | RAGFlow
+    app: str  # Dify | RAGFlow | Other tools
     client: str  # the provider as the app names it
     form: str  # embedding | rerank
     field: str  # the form's URL field
@@ -173,4 +173,21 @@ def rows(base_url: str, models: Mapping[str, str] | None = None) -> list[PasteRo
         PasteRow("RAGFlow", "Jina", "embedding", "Base url", None, emb, KEY_REQUIRED, "api.jina.ai",
                  note="RAGFlow's Jina provider ignores the URL: use VLLM or OpenAI-API-Compatible"),
     ]
+    # Beyond Dify and RAGFlow: the libraries and apps of tests/clients (README's "Use with other tools")
+    others = [
+        ("LangChain OpenAIEmbeddings", "embedding", "base_url", f"{u}/v1", emb, "/v1/embeddings (cl100k token ids)",
+         ("token_ids",)),
+        ("LangChain CohereRerank", "rerank", "base_url", u, rr, "/v1/rerank", ("rerank_v1",)),
+        ("LlamaIndex TextEmbeddingsInference", "embedding", "base_url", u, emb, "/embed", ("tei_embed",)),
+        ("LlamaIndex JinaRerank", "rerank", "base_url", f"{u}/v1", rr, "/v1/rerank", ("rerank_v1",)),
+        ("Haystack HuggingFaceAPITextEmbedder (TEI)", "embedding", "api_params url", u, emb, "/", ("tei_root",)),
+        ("Haystack HuggingFaceTEIRanker", "rerank", "url", u, rr, "/rerank (TEI body)", ("tei_rerank",)),
+        ("huggingface_hub InferenceClient", "embedding", "base_url", u, emb, "/", ("tei_root",)),
+        ("LiteLLM openai/", "embedding", "api_base", f"{u}/v1", emb, "/v1/embeddings", ("embeddings_float",)),
+        ("LiteLLM cohere/", "rerank", "api_base", u, rr, "/v1/rerank", ("rerank_v1",)),
+        ("Open WebUI", "rerank", "Reranking engine: External, URL", f"{u}/v1/rerank", rr, "/v1/rerank", ("rerank_v1",)),
+        ("MaxKB vLLM", "rerank", "API URL", f"{u}/v1", rr, "/v2/rerank", ("rerank_document",)),
+    ]
+    out += [PasteRow("Other tools", c, f, field, url, m, KEY_OPTIONAL, reaches, (), "", checks)
+            for c, f, field, url, m, reaches, checks in others]
     return out

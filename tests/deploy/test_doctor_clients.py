@@ -57,6 +57,9 @@ def test_every_url_doctor_prints_works_with_its_client(target, capsys, monkeypat
     for row in report["paste"]:
         if row["url"] is None or row["client"] == "bge-local plugin":  # ours: tests/plugin drives it
             continue
+        if row["app"] == "Other tools":  # tests/clients drives each with its own library, in its own venv
+            assert row["ok"] is True, row
+            continue
         typed = paste.key_to_type(row["key"], key)
         if typed is None:
             assert key and row["ok"] is False, row  # needs a keyless server, and says so

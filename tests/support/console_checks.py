@@ -18,6 +18,10 @@ ALLOWED_LATIN = {
     "OpenAI-API-compatible", "Ollama", "Cohere", "Xinference", "Xorbits", "LocalAI", "GPUStack", "VLLM",
     "HuggingFace", "Jina", "Inference", "Text", "Embedding", "plugin",  # the providers' own names in Dify
     "GiB",
+    # the libraries and apps of the "other tools" rows: their own names
+    "LangChain", "OpenAIEmbeddings", "CohereRerank", "LlamaIndex", "TextEmbeddingsInference", "JinaRerank",
+    "Haystack", "HuggingFaceAPITextEmbedder", "HuggingFaceTEIRanker", "huggingface_hub", "InferenceClient",
+    "LiteLLM", "openai", "cohere", "Open", "WebUI", "MaxKB", "vLLM",
 }
 
 UNTRANSLATED_JS = r"""

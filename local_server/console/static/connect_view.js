@@ -29,7 +29,8 @@ function cell(column, attrs, ...children) {
 }
 
 // A row's accessible name, shared by its copy and test buttons: "Dify · Ollama · rerank".
-const rowName = (row) => `${row.app} · ${row.provider} · ${t(`form.${row.model_type}`)}`;
+const appName = (app) => (app === "Other tools" ? t("connect.others") : app);
+const rowName = (row) => `${appName(row.app)} · ${row.provider} · ${t(`form.${row.model_type}`)}`;
 
 export function rowElement(row, { serverKey, baseUrl, runRow }) {
   const result = el("span", { class: "test-result", role: "status" });
@@ -68,13 +69,14 @@ export function table(rows, options) {
     el("tbody", {}, rows.map((row) => rowElement(row, options))));
 }
 
-// Both apps' tables under their headings, and the "test every row" button: fills `holder`.
+// Dify's, RAGFlow's and the other tools' tables under their headings, and the "test every row" button: fills `holder`.
 export function renderTables(holder, rows, options) {
   const testAll = el("button", { type: "button", id: "connect-test-all", text: t("connect.test_all") });
   const parts = [el("p", { class: "hint", id: "connect-key-note",
     text: t(options.serverKey ? "connect.key_note_keyed" : "connect.key_note_keyless") }), testAll];
   const tables = [];
-  for (const [app, where] of [["Dify", "connect.dify_where"], ["RAGFlow", "connect.ragflow_where"]]) {
+  for (const [app, where] of [["Dify", "connect.dify_where"], ["RAGFlow", "connect.ragflow_where"],
+    ["Other tools", "connect.others_where"]]) {
     const tableEl = table(rows.filter((r) => r.app === app), options);
     tables.push(tableEl);
     parts.push(el("h3", { text: t(where) }), el("div", { class: "table-scroll connect-box" }, tableEl));

@@ -155,6 +155,8 @@ const LABELS = {
     "connect.fail": "fail",
     "connect.dify_where": "Dify: Settings → Model Provider",
     "connect.ragflow_where": "RAGFlow: Model providers → the provider → Add model, field 'Base url'",
+    "connect.others_where": "Other tools: the URL goes where each library or app takes its server address (README: Use with other tools)",
+    "connect.others": "Other tools",
   },
   zh: {
     "lead": "bge-local 在本机提供向量化（BAAI 的 bge-m3）与重排序服务，供 Dify、RAGFlow 等客户端使用。先确认服务已就绪，再把地址填入你的应用，然后试用。",
@@ -307,6 +309,8 @@ const LABELS = {
     "connect.fail": "失败",
     "connect.dify_where": "Dify：设置 → 模型供应商",
     "connect.ragflow_where": "RAGFlow：模型提供商 → 选择提供商 → 添加模型，“Base url” 字段",
+    "connect.others_where": "其他工具：把 URL 填到各个库或应用填写服务器地址的位置",
+    "connect.others": "其他工具",
   },
 };
 

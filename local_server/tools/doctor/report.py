@@ -66,8 +66,9 @@ def render_text(report: Report) -> str:
         out.append("  API key field: the key you passed with --api-key")
     else:
         out.append("  API key field: leave it empty, or type x where the form requires a key (as noted)")
-    for app in ("Dify", "RAGFlow"):
-        where = "Settings → Model Provider" if app == "Dify" else "Model providers → the provider → Add model"
+    wheres = {"Dify": "Settings → Model Provider", "RAGFlow": "Model providers → the provider → Add model",
+              "Other tools": "where each library or app takes its server address"}
+    for app, where in wheres.items():
         out += ["", f"  {app} ({where})"]
         table = [r for r in served_rows(report) if r.app == app]
         pw = max(len(r.client) for r in table)
