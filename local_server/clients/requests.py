@@ -106,6 +106,13 @@ def _agrees(path: str, what: str) -> Rule:
     return Rule(path, "agrees", f"{what} and /v1/embeddings disagree (not the same vector)")
 
 
+def _tei_embedding(what: str) -> tuple[Rule, ...]:
+    """TEI's answer to one text, as its clients read it: a bare [[floats]] list agreeing with /v1/embeddings."""
+    return (Rule("", "length", f"{what} must answer a bare [[floats]] list", 1),
+            Rule("0", "numbers", f"{what}: the embedding is not a list of finite numbers"),
+            _agrees("0", what))
+
+
 _TEI_RANKED = (Rule("", "length", "TEI /rerank must answer a bare list with one item per text", len(DOCUMENTS)),
                Rule("*.index", "permutation", "indices are not 0..n-1"),
                Rule("*.score", "unit", "TEI /rerank: scores are not all within 0..1"))
@@ -129,9 +136,7 @@ CHECKS: tuple[ClientCheck, ...] = (
                       detail="little-endian float32, {data.0.embedding~f32.#} dims, same vectors as float"),)),
     ClientCheck("tei_embed", "POST /embed  (TEI)", "RAGFlow HuggingFace (TEI)", (
         ClientRequest("POST", "/embed", {"inputs": [TEXTS[0]]}, "embedding",
-                      (Rule("", "length", "TEI /embed must answer a bare [[floats]] list", 1),
-                       Rule("0", "numbers", "TEI embedding is not a list of finite numbers"),
-                       _agrees("0", "/embed")),
+                      _tei_embedding("TEI /embed"),
                       detail="bare list, {0.#} dims"),)),
     ClientCheck("rerank_v1", "POST /v1/rerank", "Cohere/Jina clients, Dify bge-local, GPUStack, RAGFlow Xinference", (
         ClientRequest("POST", "/v1/rerank", {"model": "{reranker}", "query": QUERY, "documents": DOCUMENTS,
@@ -222,9 +227,7 @@ CHECKS: tuple[ClientCheck, ...] = (
                       detail=_RANKED_DETAIL),)),
     ClientCheck("tei_root", "POST /  (TEI's root)", "huggingface_hub InferenceClient, Haystack TEI embedders", (
         ClientRequest("POST", "/", {"inputs": TEXTS[:1]}, "embedding",
-                      (Rule("", "length", "POST / (TEI's root) must answer a bare [[floats]] list", 1),
-                       Rule("0", "numbers", "POST /: the embedding is not a list of finite numbers"),
-                       _agrees("0", "POST /")),
+                      _tei_embedding("POST / (TEI's root)"),
                       detail="TEI's root embeds, {0.#} dims"),)),
     ClientCheck("rerank_document", "POST /v2/rerank  document", "MaxKB (cohere ClientV2), vLLM and Jina clients", (
         ClientRequest("POST", "/v2/rerank", {"model": "{reranker}", "query": QUERY, "documents": DOCUMENTS,

@@ -42,7 +42,7 @@ def resolve_model_path(name_or_path: str, cache_dir: str | None) -> str:
         raise ModelLoadError(str(exc)) from exc
 
 
-def max_padding(settings: Settings, devices: list[str]) -> float:
+def max_padding(settings: Settings) -> float:
     if settings.max_padding >= 0:
         return min(settings.max_padding, 1.0)
     return DEFAULT_MAX_PADDING
@@ -74,7 +74,7 @@ def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -
         wait_s=s.batch_wait_ms / 1000.0,
         max_queue=s.max_queue_inputs,
         merge_needs=spec.merge_needs,
-        max_padding=max_padding(s, devices),
+        max_padding=max_padding(s),
     )
     dtype = str(first.dtype).replace("torch.", "")
     log.info("loaded %s %s from %s on %s (%s), max length %d", kind, canonical, path, ", ".join(devices),

@@ -129,7 +129,7 @@ class ModelReplica:
         s, batcher = self.settings, self.model.batcher
         batcher.reconfigure(max_batch_tokens=max(s.max_batch_tokens, self.model.max_length),
                             max_batch_size=s.max_batch_size, wait_s=s.batch_wait_ms / 1000.0,
-                            max_queue=s.max_queue_inputs, max_padding=max_padding(s, self.model.devices))
+                            max_queue=s.max_queue_inputs, max_padding=max_padding(s))
         log.info("%s batching: max_batch_tokens=%d max_batch_size=%d batch_wait_ms=%s max_queue_inputs=%d",
                  self.kind, batcher.max_batch_tokens, batcher.max_batch_size, s.batch_wait_ms, batcher.max_queue)
 
