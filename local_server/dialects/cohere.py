@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from local_server.dialects.shapes import Dimensions, new_id
+from local_server.dialects.truncation import reported
 from local_server.engine.core import QUANTIZED_TYPES, InferenceCore, quantize
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.http.auth import Auth, Core
@@ -91,7 +92,7 @@ async def embed(body: CohereEmbedRequest, core: InferenceCore, version: Literal[
         answer.update(response_type="embeddings_floats", embeddings=vectors)
     else:
         answer.update(response_type="embeddings_by_type", embeddings=_by_type(vectors, types))
-    return FastJSONResponse(answer)
+    return reported(answer, result.truncated)
 
 
 @router.post("/v1/embed", response_class=FastJSONResponse)

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import Dimensions, as_text_list
+from local_server.dialects.truncation import reported
 from local_server.engine.types import EMBEDDING, EmbedNeeds, ServedModel
 from local_server.http.auth import Auth, Core
 from local_server.http.body import ParsedBodyRoute
@@ -71,18 +72,18 @@ async def embed(body: EmbedRequest, core: Core) -> FastJSONResponse:
     model = core.model_for(EMBEDDING, body.model)
     result = await core.embed(model, as_text_list(body.input, "input"), EmbedNeeds(dense=True),
                               truncate=body.truncate, dimensions=body.dimensions)
-    return FastJSONResponse({
+    return reported({
         "model": model.name, "embeddings": [v.dense for v in result.vectors],
         "total_duration": time.perf_counter_ns() - started, "load_duration": 0,
         "prompt_eval_count": result.total_tokens,
-    })
+    }, result.truncated)
 
 
 @router.post("/api/embeddings", response_class=FastJSONResponse)
 async def embeddings(body: EmbeddingsRequest, core: Core) -> FastJSONResponse:
     model = core.model_for(EMBEDDING, body.model)
     result = await core.embed(model, [body.prompt], EmbedNeeds(dense=True))
-    return FastJSONResponse({"embedding": result.vectors[0].dense})
+    return reported({"embedding": result.vectors[0].dense}, result.truncated)
 
 
 @models_router.get("/api/tags", response_class=FastJSONResponse)

@@ -13,6 +13,7 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import Dimensions
+from local_server.dialects.truncation import reported
 from local_server.engine.token_ids import decode_token_arrays
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.http.auth import Auth, Core
@@ -82,4 +83,4 @@ async def create_embeddings(body: EmbeddingRequest, core: Core, request: Request
                 item["colbert_shape"] = list(vec.colbert.shape)
         data.append(item)
     usage = {"prompt_tokens": result.total_tokens, "total_tokens": result.total_tokens}
-    return FastJSONResponse({"object": "list", "model": model.name, "data": data, "usage": usage})
+    return reported({"object": "list", "model": model.name, "data": data, "usage": usage}, result.truncated)

@@ -20,6 +20,7 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import as_text_list, document_text, new_id, now
+from local_server.dialects.truncation import reported
 from local_server.engine.types import RERANKER
 from local_server.http.auth import Auth, Core
 from local_server.http.body import ParsedBodyRoute
@@ -78,10 +79,10 @@ async def _rerank(body: RerankRequest, core: Core, request: Request, *, document
     if body.texts is not None:  # TEI
         result = await core.rerank(model, body.query, body.texts, top_n=top_n, raw_scores=body.raw_scores,
                                    truncate=body.truncate)
-        return FastJSONResponse([
+        return reported([
             {"index": r.index, "score": r.score, **({"text": body.texts[r.index]} if body.return_text else {})}
             for r in result.results
-        ])
+        ], result.truncated)
     documents = [document_text(d, i) for i, d in enumerate(body.documents or [])]
     result = await core.rerank(model, body.query, documents, top_n=top_n, raw_scores=body.raw_scores,
                                truncate=body.truncate)
@@ -91,14 +92,14 @@ async def _rerank(body: RerankRequest, core: Core, request: Request, *, document
         if body.return_documents or (body.return_documents is None and documents_by_default):
             item["document"] = {"text": documents[r.index]}
         results.append(item)
-    return FastJSONResponse({
+    return reported({
         "id": new_id("rerank"),
         "model": model.name,
         "results": results,
         "usage": {"prompt_tokens": result.total_tokens, "total_tokens": result.total_tokens},
         "meta": {"api_version": {"version": "2"}, "billed_units": {"search_units": 1},
                  "tokens": {"input_tokens": result.total_tokens, "output_tokens": 0}},
-    })
+    }, result.truncated)
 
 
 @router.post("/score", response_class=FastJSONResponse)
@@ -109,11 +110,11 @@ async def score(body: ScoreRequest, core: Core, request: Request) -> FastJSONRes
     first, second = as_text_list(body.text_1, "text_1"), as_text_list(body.text_2, "text_2")
     model = core.model_for(RERANKER, body.model)
     result = await core.score(model, first, second, max_length=body.truncate_prompt_tokens)
-    return FastJSONResponse({
+    return reported({
         "id": new_id("score"),
         "object": "list",
         "created": now(),
         "model": model.name,
         "data": [{"index": i, "object": "score", "score": s} for i, s in enumerate(result.scores)],
         "usage": {"prompt_tokens": result.total_tokens, "total_tokens": result.total_tokens},
-    })
+    }, result.truncated)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from local_server.dialects import cohere, rerank
 from local_server.dialects.shapes import as_text_list
+from local_server.dialects.truncation import reported
 from local_server.engine.core import InferenceCore
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.http.auth import Auth, Core
@@ -92,7 +93,7 @@ async def embed(raw: Annotated[dict[str, Any], Body(description="TEI, seed guide
     if body.inputs is not None:
         texts = as_text_list(body.inputs, "inputs")
         result = await core.embed(model, texts, EmbedNeeds(dense=True), truncate=body.truncate)
-        return FastJSONResponse([v.dense for v in result.vectors])
+        return reported([v.dense for v in result.vectors], result.truncated)
     texts = as_text_list(body.texts, "texts")
     needs = EmbedNeeds(dense=body.mode == "dense", sparse=body.mode == "sparse", colbert=body.mode == "colbert")
     result = await core.embed(model, texts, needs, truncate=body.truncate, max_length=body.max_length,
@@ -105,12 +106,12 @@ async def embed(raw: Annotated[dict[str, Any], Body(description="TEI, seed guide
                       for tokens, v in zip(result.sparse_tokens or [], result.vectors, strict=True)]
     else:
         embeddings = [v.colbert for v in result.vectors]
-    return FastJSONResponse({
+    return reported({
         "embeddings": embeddings,
         "mode": body.mode,
         "model": model.name,
         "usage": {"prompt_tokens": result.total_tokens, "total_tokens": result.total_tokens},
-    })
+    }, result.truncated)
 
 
 @router.post("/embed_sparse", response_class=FastJSONResponse)
@@ -119,10 +120,10 @@ async def embed_sparse(body: SparseRequest, core: Core, request: Request) -> Fas
     model = core.model_for(EMBEDDING, body.model)
     texts = as_text_list(body.inputs, "inputs")
     result = await core.embed(model, texts, EmbedNeeds(dense=False, sparse=True), truncate=body.truncate)
-    return FastJSONResponse([
+    return reported([
         [{"index": token_id, "value": weight} for token_id, weight in sorted(v.sparse.items())]
         for v in result.vectors
-    ])
+    ], result.truncated)
 
 
 async def _run_model(raw: dict[str, Any], core: InferenceCore, request: Request) -> Any:

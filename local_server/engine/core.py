@@ -206,16 +206,21 @@ class InferenceCore:
         if sparse_tokens and needs.sparse:
             by_token = await asyncio.to_thread(  # one decode per token: off the event loop
                 lambda: [model.tokenizer.token_strings(list(v.sparse)) for v in vectors])
-        return EmbedResult(vectors=vectors, token_counts=[len(x) for x in ids], sparse_tokens=by_token)
+        return EmbedResult(vectors=vectors, token_counts=[len(x) for x in ids], sparse_tokens=by_token,
+                           truncated=ids.truncated)
 
     # ---- reranking ---------------------------------------------------------------------------------
     async def _logits(self, model: ServedModel, pairs: list[tuple[str, str]], *, truncate: bool,
-                      max_length: int | None) -> tuple[list[float], int]:
-        """Raw relevance logits of each (query, document) pair, and the pairs' total token count."""
+                      max_length: int | None, truncated: list[tuple[int, int]] | None = None,
+                      ) -> tuple[list[float], int]:
+        """Raw relevance logits of each (query, document) pair, and the pairs' total token count; ``truncated``,
+        when given, gains (pair index, tokens kept) of each pair that was cut."""
         self.check_count(len(pairs), "documents", self.settings.max_rerank_documents, "max_rerank_documents")
         limit = self._limit(model, max_length)
         ids = await asyncio.to_thread(model.tokenizer.encode_pairs, pairs, max_length=limit, truncate=truncate)
         logits = await model.batcher.run(ids, None)
+        if truncated is not None:
+            truncated.extend(ids.truncated)
         return logits, sum(len(p) for p in ids)
 
     async def rerank(self, model: ServedModel, query: str, documents: list[str], *, top_n: int | None = None,
@@ -225,13 +230,14 @@ class InferenceCore:
         ``top_n`` None or 0 means all documents; larger values are clamped."""
         if top_n is not None and top_n < 0:
             raise InvalidInput(f"top_n must be 0 (all documents) or a positive number, not {top_n}")
+        cut: list[tuple[int, int]] = []
         logits, tokens = await self._logits(model, [(query, d) for d in documents], truncate=truncate,
-                                            max_length=max_length)
+                                            max_length=max_length, truncated=cut)
         scores = logits if raw_scores else [sigmoid(x) for x in logits]
         ranked = sorted((ScoredDocument(i, s) for i, s in enumerate(scores)), key=lambda d: -d.score)
         if top_n:
             ranked = ranked[:top_n]
-        return RerankResult(results=ranked, total_tokens=tokens)
+        return RerankResult(results=ranked, total_tokens=tokens, truncated=cut)
 
     async def score(self, model: ServedModel, first: list[str], second: list[str], *,
                     max_length: int | None = None) -> PairScores:
@@ -244,8 +250,9 @@ class InferenceCore:
         else:
             raise InvalidInput(f"text_1 has {len(first)} texts and text_2 has {len(second)}: give one text_1, "
                                "or as many as text_2")
-        logits, tokens = await self._logits(model, pairs, truncate=True, max_length=max_length)
-        return PairScores(scores=[sigmoid(x) for x in logits], total_tokens=tokens)
+        cut: list[tuple[int, int]] = []
+        logits, tokens = await self._logits(model, pairs, truncate=True, max_length=max_length, truncated=cut)
+        return PairScores(scores=[sigmoid(x) for x in logits], total_tokens=tokens, truncated=cut)
 
 
 QUANTIZED_TYPES = ("int8", "uint8", "binary", "ubinary")

@@ -12,17 +12,19 @@ template (``<s> A </s>`` and ``<s> A </s></s> B </s>`` for XLM-R), read from the
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from local_server.engine.errors import InvalidInput, TooLarge
-from local_server.engine.types import Token, Tokenized
+from local_server.engine.types import Encoded, Token, Tokenized
 
 # Tokenizing a 10 MB string to keep its first 8192 tokens wastes seconds: cut the text far beyond the point
 # where the token limit falls (a token always covers at least one character), and judge it by that prefix.
 _CHARS_PER_TOKEN_BOUND = 12
+_NOT_SPACE = re.compile(r"\S")
 _TOKENIZE_CHUNK = 64  # texts tokenized at a time by /tokenize, so that its budget stops the work early
 
 
@@ -32,6 +34,14 @@ def _kept(count: int, head: int, room: int, tail: int) -> range | list[int]:
     if count <= head + room + tail:
         return range(count)
     return [*range(head + room), *range(count - tail, count)]
+
+
+def _text_beyond(text: str, bound: int, keep: str) -> bool:
+    """Whether ``text`` holds anything but white space outside the ``bound`` characters tokenized (its first, or
+    with ``keep="end"`` its last): only then did judging it by that part cut something off."""
+    if keep == "end":
+        return _NOT_SPACE.search(text, 0, len(text) - bound) is not None
+    return _NOT_SPACE.search(text, bound) is not None
 
 
 def _too_long(what: str, tokens: int, beyond_bound: bool, max_length: int) -> TooLarge:
@@ -177,10 +187,11 @@ class ModelTokenizer:
         return [e.ids for e in self._rust.encode_batch_fast(list(texts), add_special_tokens=False)]
 
     def encode(self, texts: Sequence[str], *, max_length: int, truncate: bool, special: bool = True,
-               keep: str = "start") -> list[list[int]]:
+               keep: str = "start") -> Encoded:
         """Token ids of each text, at most ``max_length`` with the special tokens. Longer inputs are cut
         (keeping the closing special token) when ``truncate``, refused with ``TooLarge`` otherwise;
-        ``keep="end"`` cuts their beginning instead of their end (Cohere's ``truncate: START``)."""
+        ``keep="end"`` cuts their beginning instead of their end (Cohere's ``truncate: START``). The answer's
+        ``truncated`` lists the inputs cut and the tokens each kept."""
         t = self._template
         extra = t.single_extra if special else 0
         room = max_length - extra
@@ -189,40 +200,51 @@ class ModelTokenizer:
         # Truncating or not, only a bounded prefix is tokenized: a text over the bound is over the limit anyway.
         bound = max_length * _CHARS_PER_TOKEN_BOUND
         contents = self._content(texts, bound, keep)
-        result = []
+        result = Encoded()
         for i, ids in enumerate(contents):
-            if len(ids) > room or (not truncate and len(texts[i]) > bound):
+            if len(ids) > room or len(texts[i]) > bound:  # rare: the common path only compares two numbers
                 if not truncate:
                     raise _too_long(f"input {i} has", len(ids) + extra, len(texts[i]) > bound, max_length)
-                ids = ids[len(ids) - room:] if keep == "end" else ids[:room]
+                if len(ids) > room or _text_beyond(texts[i], bound, keep):
+                    ids = ids[len(ids) - room:] if keep == "end" else ids[:room]
+                    result.truncated.append((i, len(ids) + extra))
             result.append([*t.prefix, *ids, *t.suffix] if special else ids)
         return result
 
     def encode_pairs(self, pairs: Sequence[tuple[str, str]], *, max_length: int, truncate: bool,
-                     ) -> list[list[int]]:
+                     ) -> Encoded:
         """``<s> query </s></s> document </s>`` (the model's pair template) for each pair: the query cut to
         3/4 of ``max_length`` and the document to the rest (FlagReranker's rule), so every pair fits the
-        model. Each distinct query is tokenized once."""
+        model. Each distinct query is tokenized once. ``truncated`` lists the pairs whose query or document
+        was cut, and the tokens each pair kept."""
         t = self._template
         queries = list(dict.fromkeys(q for q, _ in pairs))
         query_limit = max_length * 3 // 4
-        query_ids = {q: ids[:query_limit] for q, ids in
-                     zip(queries, self._content(queries, query_limit * _CHARS_PER_TOKEN_BOUND), strict=True)}
+        query_bound = query_limit * _CHARS_PER_TOKEN_BOUND
+        query_ids, query_cut = {}, set()
+        for q, ids in zip(queries, self._content(queries, query_bound), strict=True):
+            query_ids[q] = ids[:query_limit]
+            if len(ids) > query_limit or (len(q) > query_bound and _text_beyond(q, query_bound, "start")):
+                query_cut.add(q)  # cut whatever ``truncate`` says, as FlagReranker does
         bound = max_length * _CHARS_PER_TOKEN_BOUND
         doc_ids = self._content([d for _, d in pairs], bound)  # a bounded prefix, truncating or not
-        result = []
+        result = Encoded()
         for i, ((query, document), d_ids) in enumerate(zip(pairs, doc_ids, strict=True)):
             q_ids = query_ids[query]
             room = max_length - len(q_ids) - t.pair_extra
             if room < 0:
                 raise InvalidInput(f"max_length {max_length} is too small for the query and {t.pair_extra} special "
                                    f"tokens; allow at least {len(q_ids) + t.pair_extra}")
-            if len(d_ids) > room or (not truncate and len(document) > bound):
+            cut = query in query_cut
+            if len(d_ids) > room or len(document) > bound:  # rare: the common path only compares two numbers
                 if not truncate:
                     raise _too_long(f"query and document {i} together have", len(q_ids) + len(d_ids) + t.pair_extra,
                                     len(document) > bound, max_length)
-                d_ids = d_ids[:room]
+                if len(d_ids) > room or _text_beyond(document, bound, "start"):
+                    d_ids, cut = d_ids[:room], True
             result.append([*t.pair_prefix, *q_ids, *t.pair_middle, *d_ids, *t.pair_suffix])
+            if cut:
+                result.truncated.append((i, len(result[-1])))
         return result
 
     def tokenize(self, texts: list[str], *, special: bool, offsets: bool, max_length: int,

@@ -72,15 +72,25 @@ class BatchStats:
         return BatchStats(**{**self.__dict__, "batch_size_counts": list(self.batch_size_counts)})
 
 
+class Encoded(list[list[int]]):
+    """Token ids per input, to every reader the plain list they are, which also says which inputs were cut:
+    ``truncated`` holds (input index, tokens kept, special tokens included) for each, in input order. Empty
+    when nothing was cut: recording costs nothing unless an input is too long."""
+
+    def __init__(self, rows: Sequence[list[int]] = (), truncated: Sequence[tuple[int, int]] = ()):
+        super().__init__(rows)
+        self.truncated: list[tuple[int, int]] = list(truncated)
+
+
 class Tokenizer(Protocol):
     """What the core needs of a model's tokenizer (``engine.tokenization.ModelTokenizer`` is the one there is).
     Thread-safe: the core calls it from worker threads."""
 
     def encode(self, texts: Sequence[str], *, max_length: int, truncate: bool, special: bool = True,
-               keep: str = "start") -> list[list[int]]: ...
+               keep: str = "start") -> Encoded: ...
 
     def encode_pairs(self, pairs: Sequence[tuple[str, str]], *, max_length: int, truncate: bool,
-                     ) -> list[list[int]]: ...
+                     ) -> Encoded: ...
 
     def tokenize(self, texts: list[str], *, special: bool, offsets: bool) -> Tokenized: ...
 
@@ -156,6 +166,7 @@ class EmbedResult:
     # when asked: each input's sparse token ids as token strings, in the order of ``vectors[i].sparse``
     # (two ids can decode to the same string, so this is a list, not a map)
     sparse_tokens: list[list[str]] | None = None
+    truncated: list[tuple[int, int]] = field(default_factory=list)  # (input index, tokens kept) of inputs cut
 
     @property
     def total_tokens(self) -> int:
@@ -172,6 +183,7 @@ class ScoredDocument:
 class RerankResult:
     results: list[ScoredDocument]
     total_tokens: int
+    truncated: list[tuple[int, int]] = field(default_factory=list)  # (document index, the pair's tokens kept)
 
 
 @dataclass
@@ -180,6 +192,7 @@ class PairScores:
 
     scores: list[float]
     total_tokens: int
+    truncated: list[tuple[int, int]] = field(default_factory=list)  # (pair index, the pair's tokens kept)
 
 
 @dataclass

@@ -21,6 +21,7 @@ from local_server import __version__
 from local_server.config import Settings
 from local_server.console import routes as ui
 from local_server.dialects import cohere, ollama, openai, rerank, server_info, tei, tokenize, xinference
+from local_server.dialects.truncation import EXPOSED as TRUNCATION_HEADERS
 from local_server.engine.core import InferenceCore
 from local_server.engine.errors import ModelLoadError
 from local_server.http.errors import install_handlers
@@ -100,7 +101,7 @@ def create_app(settings: Settings, core: InferenceCore | None = None, *, ready_b
 
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"],
-                           allow_headers=["*"])
+                           allow_headers=["*"], expose_headers=list(TRUNCATION_HEADERS))
 
     for router in ROUTERS:
         app.include_router(router)
