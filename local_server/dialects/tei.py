@@ -128,9 +128,9 @@ async def embed(raw: Annotated[dict[str, Any], Body(description="TEI, seed guide
         forms = [colbert_fields(v.colbert, body.colbert_format or "float", body.encoding_format)
                  for v in result.vectors]
         embeddings = [f["embedding"] for f in forms]
-        for key in ("shape", "scales"):  # one entry per text, beside "embeddings"
+        for key, name in (("shape", "colbert_shapes"), ("scales", "colbert_scales")):  # one per text
             if forms and key in forms[0]:
-                extra[f"colbert_{key}s"] = [f[key] for f in forms]
+                extra[name] = [f[key] for f in forms]
     return FastJSONResponse({
         "embeddings": embeddings,
         **extra,
