@@ -5,11 +5,14 @@ Infinity's ONNX engine needs ``.onnx`` files next to the model's config and toke
 itself. ``ensure_onnx_models`` exports them once, offline, with optimum from Infinity's own venv
 (``peers/onnx_models.py``) into ``bench/.models/onnx-<models>``: ``fp32/<model>/model.onnx`` and
 ``int8/<model>/model_quantized.onnx`` (dynamic int8, the name Infinity prefers on a CPU), each directory with the
-model's config and tokenizer files and no other ``.onnx`` file, so Infinity picks the intended one.
+model's config and tokenizer files and no other ``.onnx`` file, so Infinity picks the intended one. The fp32 graph
+is already optimised by ONNX Runtime there (Infinity's own attempt fails with optimum 2.x), so these targets
+start Infinity with ``--onnx-disable-optimize``; ``peers/infinity_onnx.py`` works around Infinity's local-path bug.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -54,7 +57,26 @@ class InfinityAt(Infinity):
         args = ["--engine", self.spec.engine]
         if self.spec.dtype:
             args += ["--dtype", self.spec.dtype]
+        if self.spec.onnx:  # the export is already graph-optimised (peers/onnx_models.py), as Infinity would do
+            args.append("--onnx-disable-optimize")
         return args
+
+    def command(self) -> list[str]:
+        command = super().command()
+        if self.spec.onnx is None:
+            return command
+        # Infinity's CLI through peers/infinity_onnx.py, which fixes how it names a local ONNX file to optimum.
+        return [str(self.venv / "bin" / "python"), str(BENCH / "peers" / "infinity_onnx.py"), *command[1:]]
+
+    def describe(self) -> dict[str, Any]:
+        """What ran, for the report: engine options, the ONNX file and whether ONNX Runtime optimised it."""
+        out: dict[str, Any] = {"engine": " ".join(self.engine_args())}
+        if self.spec.onnx is not None:
+            out["onnx_file"] = ONNX_FILES[self.spec.onnx]
+            export = Path(self.embedder).parent.parent / "export.json"
+            done = json.loads(export.read_text()) if export.is_file() else {}
+            out["onnx_export"] = {model: done.get(model) for model in MODELS}
+        return out
 
 
 def onnx_dir(models: Path) -> Path:
@@ -67,6 +89,8 @@ def onnx_dir(models: Path) -> Path:
 
 def onnx_ready(models: Path, out: Path) -> bool:
     """Every exported file is there and newer than the weights it was made from."""
+    if not (out / "export.json").is_file():
+        return False
     for model in MODELS:
         weights = max((p.stat().st_mtime for p in (models / model).glob("*.safetensors")), default=0.0)
         for precision, name in ONNX_FILES.items():

@@ -93,7 +93,6 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
     for key, info in report["scenarios"].items():
         if not info["results"].get("bge-local", {}).get("reps"):
             continue
-        out[key] = {}
         for base in baselines(report):
             entry = paired(info, "bge-local", base)
             if entry is None:
@@ -104,7 +103,7 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
                 entry["met"] = entry["throughput"] >= goal
                 if key == "a" and base == "seed-http":
                     entry["met"] = entry["met"] and (entry["p50_ratio"] or 2.0) <= 1.0
-            out[key][base] = entry
+            out.setdefault(key, {})[base] = entry
     return out
 
 
@@ -213,10 +212,17 @@ def precision_table(report: dict[str, Any]) -> list[str]:
         if entry.get("runs"):
             ran.append(f"{name}: " + ", ".join(f"{m} {r.get('precision') or r.get('dtype')}"
                                                 for m, r in entry["runs"].items()))
-        elif entry.get("command") and "@" in name:
-            ran.append(f"{name}: infinity_emb {' '.join(entry['command'])}")
+        elif entry.get("engine") and name.startswith("infinity"):
+            onnx = f", {entry['onnx_file']}" if entry.get("onnx_file") else ""
+            done = [d for d in (entry.get("onnx_export") or {}).values() if d]
+            if done and entry.get("onnx_file") == "model.onnx":
+                onnx += " (graph optimised by ONNX Runtime at export)" if all(d["fp32_optimised"] for d in done) else \
+                    " (plain export: ONNX Runtime could not optimise it)"
+            elif done:
+                onnx += f" ({done[0]['int8']})"
+            ran.append(f"{name}: Infinity {entry.get('version', '')} {entry['engine']}{onnx}")
     if ran:
-        lines += ["", "What each ran (this server: its /health; Infinity: its command line):", ""]
+        lines += ["", "What each ran (this server: its /health; Infinity: its engine options):", ""]
         lines += [f"- {line}" for line in ran]
     return lines
 

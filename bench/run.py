@@ -127,14 +127,20 @@ def start_targets(targets: list[Target], report: dict[str, Any], counter: TokenC
         except Exception as exc:  # any failure to start: skip this target, keep the others
             target.stop()
             report["targets"].pop(target.name, None)
-            first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
             print(f"FAILED, skipped: {exc}", flush=True)
-            report["skipped_targets"][target.name] = f"did not start: {first[:300]}"
+            report["skipped_targets"][target.name] = f"did not start: {start_failure(exc, target)}"
             report["failures"].append(f"{target.name}: did not start")
             continue
         print(f"ready in {target.startup_s:.1f} s", flush=True)
         started.append(target)
     return started
+
+
+def start_failure(exc: Exception, target: Target) -> str:
+    """One line on why a target did not start: the exception's first line and the last line of its log."""
+    first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    last = [line.strip() for line in target.log_tail().splitlines() if line.strip()][-1:]
+    return (first + (f" ... {last[0]}" if last and last[0] not in first else ""))[:400]
 
 
 def start_one(target: Target, counter: TokenCounter) -> dict[str, Any]:
@@ -146,7 +152,9 @@ def start_one(target: Target, counter: TokenCounter) -> dict[str, Any]:
     entry["idle_rss_mb"] = peak_rss_mb(pids)
     if isinstance(target, Infinity):
         entry["version"] = target.version
-        entry["command"] = target.command()[2:]
+        entry["engine"] = " ".join(target.engine_args())
+        if isinstance(target, InfinityAt):
+            entry.update(target.describe())
         rng = random.Random(7)
         long_text = counter.text_of(rng, 3000)
         target.truncating = target.truncates_at(long_text, long_text[: len(long_text) // 3])
