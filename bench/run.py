@@ -4,13 +4,19 @@
     .venv/bin/python bench/run.py --quick          # ~3 min smoke run
     .venv/bin/python bench/run.py --setup-infinity # also create Infinity's venv first (bench/setup_infinity.sh)
     .venv/bin/python bench/run.py --device cuda --size full   # on a GPU: bge-m3's real shape
+    .venv/bin/python bench/run.py --targets precision --setup-infinity --reps 3   # the precisions (issue 23)
 
 Scenarios (a) Dify: concurrent one-text requests; (b) RAGFlow: 16 texts per request from several clients;
 (c) long documents of 2k-8k tokens; (d) rerank, 1 query x 64 documents; (e) dense+sparse+ColBERT at once.
 Targets: this server; the seeds' way (FlagEmbedding once per request) over HTTP and as a plain in-process
-loop; Infinity from its own venv. All on the same model directory, the same inputs and the same device,
-repetitions interleaved (A B C D, B C D A, ...) so machine noise hits every target alike. Prints a markdown
-table and writes JSON to bench/results/<machine>-<date>.json. Method and results: docs/performance.md.
+loop; Infinity from its own venv. The precision comparison adds this server at each --precision
+(bge-local@fp32|bf16|int8|auto) and Infinity at each of its CPU precisions (infinity@torch-fp32|torch-bf16|
+torch-int8|onnx-fp32|onnx-int8; the ONNX models are exported offline once, see precision_targets.py); the
+preset ``--targets precision`` names them all (target_specs.py). A target that can't start, can't run a
+scenario or fails its warm-up is skipped with the reason (and the exit status is 1 if any failed). All on the
+same model directory, the same inputs and the same device, repetitions interleaved (A B C D, B C D A, ...) so
+machine noise hits every target alike. Prints a markdown table and writes JSON to
+bench/results/<machine>-<date>.json. Method and results: docs/performance.md.
 
 This file runs the scenarios against the targets and holds the command line; machine.py says what it ran on,
 measure.py samples the targets' processes (RSS, CPU, GPU memory), flops.py holds the FLOPs model and the device
@@ -96,8 +102,11 @@ def make_targets(args: argparse.Namespace, models: Path, log_dir: Path) -> tuple
             why = infinity_unavailable(args)
             spec = INFINITY_VARIANTS.get(variant or "")
             if not why and spec is not None and spec.onnx is not None:
-                onnx = onnx or ensure_onnx_models(args.infinity_venv, models, log_dir)
-                why = onnx[1]
+                if args.device.startswith("cuda"):
+                    why = "Infinity's ONNX variants are CPU peers (its venv has ONNX Runtime for the CPU)"
+                else:
+                    onnx = onnx or ensure_onnx_models(args.infinity_venv, models, log_dir)
+                    why = onnx[1]
             if why:
                 skipped[name] = why
                 continue
