@@ -70,6 +70,11 @@ def infinity_available(venv: Path) -> bool:
     return (venv / "bin" / "infinity_emb").exists()
 
 
+def infinity_has_onnx(venv: Path) -> bool:
+    """Whether the venv has the optimum extra (venvs made before the ONNX variants lack it)."""
+    return any(venv.glob("lib/python*/site-packages/optimum/onnxruntime/__init__.py"))
+
+
 def export_tree(rev: str, parent: Path) -> Path:
     """The files of commit ``rev`` (``git archive``) in a fresh folder under ``parent``: no worktree to clean."""
     tree = parent / f"tree-{rev.replace('/', '_')}"
@@ -104,6 +109,8 @@ def make_targets(args: argparse.Namespace, models: Path, log_dir: Path) -> tuple
             if not why and spec is not None and spec.onnx is not None:
                 if args.device.startswith("cuda"):
                     why = "Infinity's ONNX variants are CPU peers (its venv has ONNX Runtime for the CPU)"
+                elif not infinity_has_onnx(args.infinity_venv):
+                    why = "Infinity's venv has no optimum/ONNX Runtime (run bench/setup_infinity.sh again)"
                 else:
                     onnx = onnx or ensure_onnx_models(args.infinity_venv, models, log_dir)
                     why = onnx[1]
@@ -176,7 +183,9 @@ def start_one(target: Target, counter: TokenCounter) -> dict[str, Any]:
 
 
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    if args.setup_infinity and not infinity_available(args.infinity_venv):
+    wants_onnx = any(name.startswith("infinity@onnx") for name in args.targets)
+    if args.setup_infinity and (not infinity_available(args.infinity_venv) or
+                                (wants_onnx and not infinity_has_onnx(args.infinity_venv))):
         env = {**os.environ, "INFINITY_VENV": str(args.infinity_venv)}
         subprocess.run(["bash", str(BENCH / "setup_infinity.sh")], cwd=REPO, env=env, check=True)
     models = ensure_models(args.size, args.models_dir)
