@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from loadgen import RunResult
-from targets import BENCH, TARGET_ORDER
+from target_specs import TARGET_ORDER, precision_pairs
+from targets import BENCH
 
 # Throughput goals of issue 4: this server ÷ baseline, per scenario.
 GOALS = {"seed-http": {"a": 3.0}, "in-process": {k: 1.0 for k in "bcde"}, "infinity": {k: 1.2 for k in "abcde"}}
@@ -63,35 +64,62 @@ def baselines(report: dict[str, Any]) -> list[str]:
 
 
 def target_names(report: dict[str, Any]) -> list[str]:
-    return [*TARGET_ORDER, *report.get("baselines", [])]
+    """Every target of the run, the original four and earlier commits first, then the others in run order."""
+    names = [*TARGET_ORDER, *report.get("baselines", []), *report.get("requested_targets", []),
+             *report.get("targets", {}), *report.get("skipped_targets", {})]
+    for info in report.get("scenarios", {}).values():
+        names += list(info.get("results", {}))
+    return list(dict.fromkeys(names))
+
+
+def paired(info: dict[str, Any], ours_name: str, theirs_name: str) -> dict[str, Any] | None:
+    """``ours_name`` ÷ ``theirs_name`` in one scenario: throughput as the median of the per-rep ratios (each pair
+    measured back to back), its min and max, and the p50 ratio; None unless both ran the scenario."""
+    ours, theirs = info["results"].get(ours_name, {}), info["results"].get(theirs_name, {})
+    if not ours.get("reps") or not theirs.get("reps"):
+        return None
+    pairs = [a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(ours["reps"], theirs["reps"], strict=False)
+             if b["tokens_per_s"]]
+    if not pairs:
+        return None
+    p50_ours, p50_theirs = ours["summary"].get("p50_ms"), theirs["summary"].get("p50_ms")
+    return {"throughput": statistics.median(pairs), "min": min(pairs), "max": max(pairs),
+            "p50_ratio": p50_ours / p50_theirs if p50_ours and p50_theirs else None}
 
 
 def ratios(report: dict[str, Any]) -> dict[str, Any]:
     """This server ÷ each baseline per scenario: throughput (median of paired reps), p50, goal met or not."""
     out: dict[str, Any] = {}
     for key, info in report["scenarios"].items():
-        ours = info["results"].get("bge-local", {})
-        if "reps" not in ours:
+        if not info["results"].get("bge-local", {}).get("reps"):
             continue
-        out[key] = {}
         for base in baselines(report):
-            theirs = info["results"].get(base, {})
-            if "reps" not in theirs:
+            entry = paired(info, "bge-local", base)
+            if entry is None:
                 continue
-            paired = [a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(ours["reps"], theirs["reps"],
-                                                                              strict=False) if b["tokens_per_s"]]
-            entry: dict[str, Any] = {
-                "throughput": statistics.median(paired), "min": min(paired), "max": max(paired),
-                "p50_ratio": ours["summary"]["p50_ms"] / theirs["summary"]["p50_ms"],
-            }
             goal = GOALS.get(base, {}).get(key)
             if goal is not None:
                 entry["goal"] = goal
                 entry["met"] = entry["throughput"] >= goal
                 if key == "a" and base == "seed-http":
-                    entry["met"] = entry["met"] and entry["p50_ratio"] <= 1.0
-            out[key][base] = entry
+                    entry["met"] = entry["met"] and (entry["p50_ratio"] or 2.0) <= 1.0
+            out.setdefault(key, {})[base] = entry
     return out
+
+
+def precision_ratios(report: dict[str, Any]) -> dict[str, Any]:
+    """The precision comparison, per pair ``"A ÷ B"`` (target_specs.precision_pairs) and scenario."""
+    out: dict[str, Any] = {}
+    for ours, theirs in precision_pairs(target_names(report)):
+        per = {key: e for key, info in report["scenarios"].items() if (e := paired(info, ours, theirs))}
+        if per:
+            out[f"{ours} ÷ {theirs}"] = per
+    return out
+
+
+def all_ratios(report: dict[str, Any]) -> dict[str, Any]:
+    """Both ratio sets, from the scenarios alone (so a partial JSON gets them too)."""
+    return {"ratios": ratios(report), "precision_ratios": precision_ratios(report)}
 
 
 # ---- tables ---------------------------------------------------------------------------------------------------
@@ -139,7 +167,7 @@ def _result_row(report: dict[str, Any], key: str, info: dict[str, Any], name: st
 def _ratio_cell(key: str, base: str, e: dict[str, Any] | None) -> str:
     if not e:
         return "–"
-    cell = f"{e['throughput']:.2f}× ({e['min']:.2f}–{e['max']:.2f}), p50 {e['p50_ratio']:.2f}×"
+    cell = f"{e['throughput']:.2f}× ({e['min']:.2f}–{e['max']:.2f}), p50 {_f(e['p50_ratio'], 2)}×"
     if "goal" in e:
         cell += f"; goal ≥ {e['goal']}×{' at ≤ p50' if key == 'a' and base == 'seed-http' else ''}: " + (
             "**met**" if e["met"] else "**missed**")
@@ -154,14 +182,49 @@ def tables(report: dict[str, Any]) -> str:
     for key, info in report["scenarios"].items():
         lines += [row for name in target_names(report) if (row := _result_row(report, key, info, name)) is not None]
     extra = report.get("baselines", [])
-    lines += ["", "Throughput ratios, this server ÷ baseline (median of paired reps, min–max; p50 ratio below 1 = "
-              "lower latency); goal and whether it is met:", "",
-              "| scenario | vs seeds' way (HTTP) | vs in-process loop | vs Infinity |" +
-              "".join(f" vs {name} |" for name in extra), "|---|---|---|---|" + "---|" * len(extra)]
-    for key, per in report["ratios"].items():
-        cells = [_ratio_cell(key, base, per.get(base)) for base in baselines(report)]
-        lines.append(f"| ({key}) {report['scenarios'][key]['title']} | " + " | ".join(cells) + " |")
+    if report.get("ratios"):
+        lines += ["", "Throughput ratios, this server ÷ baseline (median of paired reps, min–max; p50 ratio below 1 "
+                  "= lower latency); goal and whether it is met:", "",
+                  "| scenario | vs seeds' way (HTTP) | vs in-process loop | vs Infinity |" +
+                  "".join(f" vs {name} |" for name in extra), "|---|---|---|---|" + "---|" * len(extra)]
+        for key, per in report["ratios"].items():
+            cells = [_ratio_cell(key, base, per.get(base)) for base in baselines(report)]
+            lines.append(f"| ({key}) {report['scenarios'][key]['title']} | " + " | ".join(cells) + " |")
+    lines += precision_table(report)
     return "\n".join(lines)
+
+
+def precision_table(report: dict[str, Any]) -> list[str]:
+    """The precision comparison: one row per pair, one column per scenario; then what each target ran."""
+    per_pair = report.get("precision_ratios") or {}
+    if not per_pair:
+        return []
+    keys = list(report["scenarios"])
+    lines = ["", "Precision comparison, throughput A ÷ B (median of paired reps, min–max; p50 ratio below 1 = lower "
+             "latency). bge-local@p ÷ bge-local@fp32: what the precision buys this server; ÷ infinity@…: like for "
+             "like, the same precision in Infinity's torch or ONNX Runtime engine; bge-local@auto ÷ Infinity's "
+             "default: each out of the box.", "",
+             "| A ÷ B | " + " | ".join(f"({k})" for k in keys) + " |", "|---|" + "---|" * len(keys)]
+    for pair, per in per_pair.items():
+        lines.append(f"| {pair} | " + " | ".join(_ratio_cell(k, "", per.get(k)) for k in keys) + " |")
+    ran = []
+    for name, entry in report.get("targets", {}).items():
+        if entry.get("runs"):
+            ran.append(f"{name}: " + ", ".join(f"{m} {r.get('precision') or r.get('dtype')}"
+                                                for m, r in entry["runs"].items()))
+        elif entry.get("engine") and name.startswith("infinity"):
+            onnx = f", {entry['onnx_file']}" if entry.get("onnx_file") else ""
+            done = [d for d in (entry.get("onnx_export") or {}).values() if d]
+            if done and entry.get("onnx_file") == "model.onnx":
+                onnx += " (graph optimised by ONNX Runtime at export)" if all(d["fp32_optimised"] for d in done) else \
+                    " (plain export: ONNX Runtime could not optimise it)"
+            elif done:
+                onnx += f" ({done[0]['int8']})"
+            ran.append(f"{name}: Infinity {entry.get('version', '')} {entry['engine']}{onnx}")
+    if ran:
+        lines += ["", "What each ran (this server: its /health; Infinity: its engine options):", ""]
+        lines += [f"- {line}" for line in ran]
+    return lines
 
 
 # ---- the JSON file --------------------------------------------------------------------------------------------

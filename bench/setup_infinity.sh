@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create the Infinity venv the benchmark compares against (its own venv: infinity-emb pins numpy<2 and
-# sentence-transformers<4, which the server's venv must not get).
+# sentence-transformers<4, which the server's venv must not get). It holds both of Infinity's CPU engines: torch
+# (fp32, bf16, int8 by torch's dynamic quantization) and optimum/ONNX Runtime (fp32 and int8 ONNX files, which
+# bench/peers/onnx_models.py exports offline from the stand-in models into bench/.models/<size>-onnx).
 #   bench/setup_infinity.sh                 # -> bench/.venv-infinity (ignored by bench/.gitignore)
 # torch goes in FIRST and pinned: an unpinned torch would pull several GB of CUDA wheels onto a CPU box.
 # On a GPU box set TORCH_SPEC / TORCH_INDEX_URL as for scripts/setup_venv.sh.
@@ -10,7 +12,7 @@ PY="${PYTHON:-python3.11}"
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 VENV="${INFINITY_VENV:-bench/.venv-infinity}"
 TORCH_SPEC="${TORCH_SPEC:-torch==2.13.0}"
-INFINITY_SPEC="${INFINITY_SPEC:-infinity-emb[server]==0.0.78}"
+INFINITY_SPEC="${INFINITY_SPEC:-infinity-emb[server,optimum]==0.0.78}"
 
 mkdir -p "$(dirname "$VENV")"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
@@ -33,4 +35,5 @@ fi
 TORCH_NOW="torch==$("$VENV/bin/python" -c 'import torch; print(torch.__version__)')"
 "${PIP[@]}" install "$INFINITY_SPEC" "numpy<2" "sentence-transformers<4" "$TORCH_NOW"
 "$VENV/bin/infinity_emb" --help >/dev/null
+"$VENV/bin/python" -c "import onnxruntime, optimum.onnxruntime" # the ONNX engine and its exporter
 echo "setup_infinity: ready: $VENV/bin/infinity_emb"

@@ -4,6 +4,9 @@
 - ``seed-http``: the seeds' way over HTTP (``seed_server.py``: one FlagEmbedding call per request);
 - ``in-process``: the same FlagEmbedding calls in a plain loop, no HTTP (``inprocess.py``);
 - ``infinity``: ``infinity_emb v2`` from its own venv, for the scenarios it supports.
+
+The precision comparison's variants of these two (``bge-local@<precision>``, ``infinity@<engine>-<dtype>``) are
+in precision_targets.py.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 import httpx
 from loadgen import RunResult, run_load
+from target_specs import TARGET_ORDER  # noqa: F401 - the names' one home, re-exported for run.py and report.py
 from workload import Request, Scenario
 
 BENCH = Path(__file__).resolve().parent
@@ -26,7 +30,6 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO / "tests"))
 from support.server import free_port  # noqa: E402 - the tests' one copy
 
-TARGET_ORDER = ["bge-local", "seed-http", "in-process", "infinity"]
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
                "TOKENIZERS_PARALLELISM": "false", "DO_NOT_TRACK": "1", "INFINITY_ANONYMOUS_USAGE_STATS": "0"}
 
@@ -243,9 +246,13 @@ class Infinity(HttpTarget):
         self.version = ""
         self.truncating = False
 
+    def engine_args(self) -> list[str]:
+        """Infinity's engine options (the plain target: its torch engine at its default dtype)."""
+        return ["--engine", "torch"]
+
     def command(self) -> list[str]:
         return [str(self.venv / "bin" / "infinity_emb"), "v2", "--model-id", self.embedder, "--model-id",
-                self.reranker, "--engine", "torch", "--device", "cuda" if self.device.startswith("cuda") else
+                self.reranker, *self.engine_args(), "--device", "cuda" if self.device.startswith("cuda") else
                 "cpu", "--pooling-method", "cls", "--no-model-warmup", "--no-vector-disk-cache",
                 "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"]
 
