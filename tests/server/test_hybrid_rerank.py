@@ -209,6 +209,8 @@ def test_the_hybrids_own_model_url(server, reference):
     assert len(cascade["results"]) == 2
     resp = httpx.post(base + "/v1/embeddings", json={"input": "x"})
     assert resp.status_code == 404 and "/models/bge-m3" in resp.json()["detail"]
+    resp = httpx.post(server.url + "/models/bge-m3/rerank", json={"query": QUERY, "texts": DOCS})
+    assert resp.status_code == 404 and "/models/bge-m3-hybrid" in resp.json()["detail"]  # the embedder's URL
 
 
 @pytest.mark.parametrize("client", sorted(clients.DIFY_RERANK))
