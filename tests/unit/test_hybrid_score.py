@@ -133,3 +133,31 @@ def test_a_per_model_url_of_the_hybrid_answers_with_it_whatever_the_name():
     assert scoped.for_rerank(None, strict=False, hybrid_names=[]) is view
     assert scoped.for_rerank("bge-reranker-v2-m3", strict=False, hybrid_names=[]) is view
     assert scoped.backing(RERANKER) is RR  # the cascade's second stage still runs
+
+
+def test_any_loader_gets_the_hybrid_view_without_loading_it_and_close_closes_the_embedder_once():
+    """``core.load`` adds the view to what the loader returns (the local loader, or scale/'s Ray loader, whose
+    backends are deployment handles): the hybrid is never a deployment or a load of its own."""
+    from local_server.config import Settings
+    from local_server.engine.core import InferenceCore
+    from local_server.engine.registry import KINDS
+
+    closed: list[str] = []
+
+    class _Backend:
+        def __init__(self, name: str):
+            self.name = name
+
+        def close(self) -> None:
+            closed.append(self.name)
+
+    m3 = ServedModel(kind=EMBEDDING, names=["bge-m3"], path="/m", max_length=8192, batcher=_Backend("m3"),
+                     tokenizer=None, devices=[], dtype="float32")  # type: ignore[arg-type]
+    core = InferenceCore(Settings(hybrid_names=["fused"]), loader=lambda settings: ([m3], []))
+    core.load()
+    view = core.models.of_kind(HYBRID)
+    assert view is not None and view.batcher is m3.batcher and view.names == ["fused"]
+    assert core.rerank_model("bge-m3") is view and core.hybrid_query_limit(view) == 512
+    core.close()
+    assert closed == ["m3"]
+    assert [kind for kind, spec in KINDS.items() if not spec.shares] == [EMBEDDING, RERANKER]
