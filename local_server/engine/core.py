@@ -255,7 +255,6 @@ class InferenceCore:
         logits, tokens = await self._logits(model, pairs, truncate=True, max_length=max_length)
         return PairScores(scores=[sigmoid(x) for x in logits], total_tokens=tokens)
 
-
     # ---- bge-m3's hybrid score (engine/hybrid.py) -------------------------------------------------------
     def hybrid_weights(self, requested: Any = None) -> hybrid.Weights:
         """A request's ``hybrid_weights``, or the server's (``--hybrid-weights``) when it sends none."""
