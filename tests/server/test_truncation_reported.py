@@ -229,3 +229,35 @@ def test_at_the_models_own_limit_a_huge_text_reports_8192_tokens(server):
     assert ranked.headers[HEADER] == "1=8192"
     fits = httpx.post(server.url + "/v1/embeddings", json={"input": "word " * 3000}, timeout=120)
     assert fits.json()["usage"]["prompt_tokens"] < 8192 and HEADER not in fits.headers
+
+
+def _hybrid_cuts(hf, query: str, documents: list[str]) -> list[tuple[int, int]]:
+    """The hybrid scores each document with its query: a pair is cut when either text was, and keeps the query's
+    tokens plus the document's (both at the server's limit, special tokens included)."""
+    query_cut = cut_texts(hf, [query])
+    query_kept = query_cut[0][1] if query_cut else len(hf(query)["input_ids"])
+    doc_cut = dict(cut_texts(hf, documents))
+    return [(i, query_kept + (doc_cut[i] if i in doc_cut else len(hf(d)["input_ids"])))
+            for i, d in enumerate(documents) if query_cut or i in doc_cut]
+
+
+@pytest.mark.parametrize("path", ["/v1/rerank", "/api/rerank"])
+def test_the_hybrid_reports_the_documents_it_cut(short_server, hf, path):
+    body = {"model": "bge-m3-hybrid", "query": QUERY, "documents": TEXTS, "top_n": 1}
+    check(short_server.post(path, json=body), _hybrid_cuts(hf, QUERY, TEXTS), field=True)
+
+
+def test_the_hybrid_reports_a_long_query_for_every_document(short_server, hf):
+    body = {"model": "bge-m3-hybrid", "query": LONG[0], "texts": SHORT}
+    check(short_server.post("/rerank", json=body), _hybrid_cuts(hf, LONG[0], SHORT), field=False)
+
+
+def test_the_hybrid_score_route_reports_the_pairs_it_cut(short_server, hf):
+    body = {"model": "bge-m3-hybrid", "text_1": QUERY, "text_2": TEXTS}
+    check(short_server.post("/score", json=body), _hybrid_cuts(hf, QUERY, TEXTS), field=True)
+
+
+def test_a_cascade_reports_the_cross_encoders_cuts_of_its_shortlist(short_server, hf):
+    """Every document is shortlisted (k = 4), so every reported cut is the cross-encoder's pair, by document."""
+    body = {"model": "bge-m3-hybrid", "query": QUERY, "documents": TEXTS, "cascade_k": len(TEXTS)}
+    check(short_server.post("/v1/rerank", json=body), cut_pairs(hf, QUERY, TEXTS), field=True)
