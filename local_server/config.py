@@ -9,6 +9,7 @@ from argv/env, and turn a bad value into a ``SettingsError`` that names the opti
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 from typing import Any, Literal, get_origin
@@ -47,6 +48,19 @@ class Settings(BaseModel):
                                        description="extra model name the embedder answers to (repeatable)")
     reranker_names: list[str] = Field(default_factory=list,
                                       description="extra model name the reranker answers to (repeatable)")
+    # bge-m3's hybrid score as a reranker (engine/hybrid.py), served whenever the embedder is
+    hybrid_names: list[str] = Field(
+        default_factory=lambda: ["bge-m3-hybrid"], min_length=1,
+        description="model name that reranks with bge-m3's own hybrid score (dense + sparse + ColBERT) on the "
+                    "rerank routes (repeatable; the embedder's names do too)")
+    hybrid_weights: list[float] = Field(
+        default_factory=lambda: [0.4, 0.2, 0.4],
+        description="weights of the hybrid score's dense, sparse and ColBERT parts: three numbers >= 0, not all 0 "
+                    "(e.g. 0.4,0.2,0.4); the score is their weighted sum divided by the weights' sum")
+    hybrid_query_max_length: int = Field(
+        512, ge=2, description="tokens the hybrid score keeps of a query (FlagEmbedding's max_query_length)")
+    hybrid_passage_max_length: int = Field(
+        512, ge=2, description="tokens the hybrid score keeps of a document (FlagEmbedding's max_passage_length)")
     strict_model_names: bool = Field(
         False, description="refuse unknown model names with 404 instead of serving the route's only model")
     allow_dimension_truncation: bool = Field(
@@ -119,7 +133,16 @@ class Settings(BaseModel):
             raise ValueError("must be a share between 0 and 1, or -1 for the device's default")
         return value
 
-    @field_validator("api_keys", "embedding_names", "reranker_names", "cors_origins")
+    @field_validator("hybrid_weights")
+    @classmethod
+    def _hybrid_weights(cls, value: list[float]) -> list[float]:
+        if len(value) != 3:
+            raise ValueError(f"must be three weights (dense, sparse, colbert), not {len(value)}")
+        if any(not math.isfinite(w) or w < 0 for w in value) or sum(value) <= 0:
+            raise ValueError("must be finite numbers >= 0, not all zero")
+        return value
+
+    @field_validator("api_keys", "embedding_names", "reranker_names", "hybrid_names", "cors_origins")
     @classmethod
     def _no_blank_items(cls, value: list[str]) -> list[str]:
         if any(not item.strip() for item in value):

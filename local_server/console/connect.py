@@ -23,7 +23,7 @@ _KIND = {"embedding": "embedding", "rerank": "reranker"}  # a row's form -> the 
 
 def connect_rows(url: str, core: InferenceCore) -> dict[str, Any]:
     """The what-to-paste table for ``url`` with, per row, the calls its client sends to this server's models."""
-    served = {m.kind: m.name for m in core.served_models()}  # the engine's kinds: "embedding", "reranker"
+    served = {m.kind: m.name for m in core.models.loaded()}  # the engine's kinds: "embedding", "reranker"
     table = []
     for row in rows(url, served):
         row_calls = []

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import Request
 
 from local_server.dialects.shapes import now
-from local_server.engine.types import EMBEDDING, ServedModel
+from local_server.engine.types import EMBEDDING, HYBRID, RERANKER, ServedModel
 from local_server.http.auth import Auth, Core
 from local_server.http.middleware import dialect
 from local_server.http.responses import FastJSONResponse
@@ -23,8 +23,8 @@ from local_server.http.routers import TaskRouter
 
 router = TaskRouter("meta", tags=["Xinference"], dependencies=[dialect("Xinference")])
 
-# Xinference's names for the two kinds
-MODEL_TYPES = {EMBEDDING: "embedding", "reranker": "rerank"}
+# Xinference's names for the kinds (the hybrid score answers rerank requests)
+MODEL_TYPES = {EMBEDDING: "embedding", RERANKER: "rerank", HYBRID: "rerank"}
 
 
 def describe(model: ServedModel) -> dict[str, Any]:

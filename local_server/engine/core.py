@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from local_server.engine import hybrid
 from local_server.engine.devices import MemoryReadings
 from local_server.engine.errors import InvalidInput, NotReady, TooLarge
 from local_server.engine.loading import load_local
-from local_server.engine.registry import ModelRegistry
+from local_server.engine.registry import ModelRegistry, with_shared
 from local_server.engine.types import (
     EMBEDDING,
     RERANKER,
@@ -62,14 +63,14 @@ class InferenceCore:
     def load(self) -> None:
         """Load every configured model (blocking; the app runs this off the event loop at start-up)."""
         models, devices = (self._loader or load_local)(self.settings)
-        for model in models:
+        for model in with_shared(models, self.settings):  # + the hybrid: a view of the embedder, never loaded
             self.models.add(model)
         self._gpu = MemoryReadings(devices)
         self._gpu.refresh()
         self.ready = True
 
     def close(self) -> None:
-        for model in self.served_models():
+        for model in self.models.loaded():
             model.batcher.close()
 
     def gpu_memory(self) -> list[dict[str, Any]]:
@@ -96,6 +97,13 @@ class InferenceCore:
         """The model a request names, matched leniently; unknown names fall back to the route's model."""
         self._check_ready()
         return self.models.lookup(requested, kind, strict=self.settings.strict_model_names)
+
+    def rerank_model(self, requested: str | None) -> ServedModel:
+        """The model a rerank route runs: the hybrid (kind ``HYBRID``) for its names and the embedder's, else the
+        reranker (``ModelRegistry.for_rerank``); the route then calls ``hybrid_rerank`` or ``rerank`` by kind."""
+        self._check_ready()
+        return self.models.for_rerank(requested, strict=self.settings.strict_model_names,
+                                      hybrid_names=list(self.settings.hybrid_names))
 
     def model_named(self, requested: str | None) -> ServedModel:
         """The served model a bare name means, whatever its kind (Xinference's and Ollama's look-ups by name)."""
@@ -246,6 +254,82 @@ class InferenceCore:
                                "or as many as text_2")
         logits, tokens = await self._logits(model, pairs, truncate=True, max_length=max_length)
         return PairScores(scores=[sigmoid(x) for x in logits], total_tokens=tokens)
+
+
+    # ---- bge-m3's hybrid score (engine/hybrid.py) -------------------------------------------------------
+    def hybrid_weights(self, requested: Any = None) -> hybrid.Weights:
+        """A request's ``hybrid_weights``, or the server's (``--hybrid-weights``) when it sends none."""
+        if requested is None:
+            return hybrid.parse_weights(list(self.settings.hybrid_weights), "--hybrid-weights")
+        return hybrid.parse_weights(requested)
+
+    async def _hybrid(self, model: ServedModel, queries: list[str], passages: list[str],
+                      pairs: list[tuple[int, int]], weights: hybrid.Weights, truncate: bool,
+                      ) -> tuple[list[hybrid.Components], int]:
+        """Each pair's scores: ``queries`` cut at ``--hybrid-query-max-length`` tokens and ``passages`` at the
+        hybrid's limit (FlagEmbedding's 512 and 512), all embedded in ONE call (dense + sparse + ColBERT)."""
+        query_limit = min(self.settings.hybrid_query_max_length, model.max_length)
+        encode = model.tokenizer.encode
+        q_ids = await asyncio.to_thread(encode, queries, max_length=query_limit, truncate=truncate)
+        p_ids = await asyncio.to_thread(encode, passages, max_length=model.max_length, truncate=truncate)
+        vectors = await model.batcher.run(q_ids + p_ids, EmbedNeeds(dense=True, sparse=True, colbert=True))
+        scored = await asyncio.to_thread(hybrid.score_pairs, vectors[:len(q_ids)], vectors[len(q_ids):], pairs,
+                                         weights)
+        return scored, sum(map(len, q_ids)) + sum(map(len, p_ids))
+
+    async def hybrid_rerank(self, model: ServedModel, query: str, documents: list[str], *,
+                            weights: Any = None, top_n: int | None = None, raw_scores: bool = False,
+                            truncate: bool = True, components: bool = False, cascade_k: int | None = None,
+                            ) -> RerankResult:
+        """Documents ranked best first by bge-m3's hybrid score (FlagEmbedding's ``compute_score``: the weighted
+        sum of the dense, sparse and ColBERT scores), clipped to 0..1 unless ``raw_scores``; ``components`` adds
+        each part. ``cascade_k``: the hybrid shortlists that many, then the cross-encoder reranks them (its
+        sigmoid scores, or logits with ``raw_scores``): one bge-m3 pass over query + documents, then k pairs."""
+        if top_n is not None and top_n < 0:
+            raise InvalidInput(f"top_n must be 0 (all documents) or a positive number, not {top_n}")
+        self.check_count(len(documents), "documents", self.settings.max_rerank_documents, "max_rerank_documents")
+        parsed = self.hybrid_weights(weights)
+        reranker = self._cascade_reranker(cascade_k)
+        scored, tokens = await self._hybrid(model, [query], documents, [(0, i) for i in range(len(documents))],
+                                            parsed, truncate)
+        ranked = sorted(range(len(documents)), key=lambda i: -scored[i].weighted)
+        if reranker is None:
+            scores = [c.weighted if raw_scores else hybrid.clip(c.weighted) for c in scored]
+        else:
+            ranked = ranked[:cascade_k]
+            logits, pair_tokens = await self._logits(reranker, [(query, documents[i]) for i in ranked],
+                                                     truncate=truncate, max_length=None)
+            tokens += pair_tokens
+            scores = [0.0] * len(documents)
+            for i, logit in zip(ranked, logits, strict=True):
+                scores[i] = logit if raw_scores else sigmoid(logit)
+            ranked = sorted(ranked, key=lambda i: -scores[i])
+        results = [ScoredDocument(i, scores[i], scored[i].as_dict() if components else None) for i in ranked]
+        return RerankResult(results=results[:top_n] if top_n else results, total_tokens=tokens)
+
+    def _cascade_reranker(self, cascade_k: int | None) -> ServedModel | None:
+        if cascade_k is None:
+            return None
+        if cascade_k < 1:
+            raise InvalidInput(f"cascade_k must be a positive number of documents, not {cascade_k}")
+        reranker = self.models.backing(RERANKER)
+        if reranker is None:
+            raise InvalidInput("cascade_k needs the cross-encoder reranker (bge-reranker-v2-m3), which this server "
+                               "does not run; start it with --reranker-model, or leave cascade_k out for the hybrid "
+                               "score alone", code="reranker_not_served")
+        return reranker
+
+    async def hybrid_score(self, model: ServedModel, first: list[str], second: list[str], *,
+                           weights: Any = None) -> PairScores:
+        """vLLM's /score pairing (one ``first`` against each ``second``, or pair by pair) by the hybrid score,
+        clipped to 0..1, in input order."""
+        if len(first) != 1 and len(first) != len(second):
+            raise InvalidInput(f"text_1 has {len(first)} texts and text_2 has {len(second)}: give one text_1, "
+                               "or as many as text_2")
+        self.check_count(len(second), "documents", self.settings.max_rerank_documents, "max_rerank_documents")
+        pairs = [(0 if len(first) == 1 else i, i) for i in range(len(second))]
+        scored, tokens = await self._hybrid(model, first, second, pairs, self.hybrid_weights(weights), True)
+        return PairScores(scores=[hybrid.clip(c.weighted) for c in scored], total_tokens=tokens)
 
 
 QUANTIZED_TYPES = ("int8", "uint8", "binary", "ubinary")

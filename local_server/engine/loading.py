@@ -85,10 +85,11 @@ def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -
 
 
 def load_local(settings: Settings) -> tuple[list[ServedModel], list[str]]:
-    """Every model kind the settings name, on this machine's devices; and those devices."""
+    """Every model kind the settings name, on this machine's devices; and those devices. A kind that shares
+    another's model (the hybrid) is never loaded: the core adds it as a view (``registry.with_shared``)."""
     devices = resolve_devices(settings.device)
     models = [load_model(kind, source, settings, devices)
-              for kind, spec in KINDS.items() if (source := spec.source(settings))]
+              for kind, spec in KINDS.items() if not spec.shares and (source := spec.source(settings))]
     return models, devices
 
 

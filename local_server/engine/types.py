@@ -14,6 +14,7 @@ import numpy as np
 
 EMBEDDING = "embedding"
 RERANKER = "reranker"
+HYBRID = "hybrid"  # bge-m3's own dense + sparse + ColBERT score, run on the embedder (engine/hybrid.py)
 
 # Upper bounds of the batch-size histogram's buckets (inputs per forward pass): /metrics, Ray's metrics and the
 # batcher's shape buckets all use this one tuple.
@@ -134,7 +135,7 @@ class ModelBackend(Protocol):
 class ServedModel:
     """One loaded model: its names, where it runs, its tokenizer and the batcher in front of its replicas."""
 
-    kind: str  # a key of engine.registry.KINDS: EMBEDDING or RERANKER
+    kind: str  # a key of engine.registry.KINDS: EMBEDDING, RERANKER or HYBRID (a view of the embedder)
     names: list[str]  # canonical name first
     path: str
     max_length: int
@@ -166,6 +167,8 @@ class EmbedResult:
 class ScoredDocument:
     index: int
     score: float
+    # the hybrid score's parts when asked: "dense", "sparse", "colbert" and their weighted sum "hybrid"
+    components: dict[str, float] | None = None
 
 
 @dataclass

@@ -48,7 +48,7 @@ class EngineCollector(Collector):
                                           "over replicas (its rate is the model's utilisation)", labels=["model"]),
         }
         sizes = HistogramMetricFamily("bge_local_batch_size", "inputs per forward pass", labels=["model"])
-        for model in core.served_models():
+        for model in core.models.loaded():  # the hybrid runs on the embedder's batcher: counted there
             stats = model.batcher.stats()
             queue.add_metric([model.kind], model.batcher.queue_depth)
             for name, family in counters.items():

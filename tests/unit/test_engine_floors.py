@@ -11,7 +11,7 @@ ENGINE = Path(__file__).resolve().parents[2] / "local_server" / "engine"
 FLOORS = {
     "types": 0, "errors": 0, "names": 0, "queueing": 0,
     "tokenization": 1, "token_ids": 1, "devices": 1, "xlmr": 1,
-    "runtime": 2,
+    "runtime": 2, "hybrid": 2,
     "batcher": 3, "registry": 3,
     "loading": 4,
     "core": 5,
