@@ -13,6 +13,14 @@ from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from local_server.dialects.shapes import Dimensions
+from local_server.dialects.vector_forms import (
+    COLBERT_FORMAT_HELP,
+    SPARSE_FORMAT_HELP,
+    ColbertFormat,
+    SparseFormat,
+    colbert_fields,
+    sparse_form,
+)
 from local_server.engine.token_ids import decode_token_arrays
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.http.auth import Auth, Core
@@ -39,6 +47,8 @@ class EmbeddingRequest(BaseModel):
     return_sparse_tokens: bool = Field(default=False, description="bge-local: sparse weights also by token string")
     return_colbert_vecs: bool = Field(default=False, description="bge-local: include ColBERT multi-vectors")
     truncate: bool = Field(default=True, description="bge-local: truncate inputs longer than the model's limit")
+    colbert_format: ColbertFormat | None = Field(default=None, description="bge-local: " + COLBERT_FORMAT_HELP)
+    sparse_format: SparseFormat | None = Field(default=None, description="bge-local: " + SPARSE_FORMAT_HELP)
 
 
 def _is_text(value: object) -> bool:
@@ -64,22 +74,27 @@ async def create_embeddings(body: EmbeddingRequest, core: Core, request: Request
     needs = EmbedNeeds(dense=body.return_dense, sparse=body.return_sparse or body.return_sparse_tokens,
                        colbert=body.return_colbert_vecs)
     texts = _texts(body) if _is_text(body.input) else await asyncio.to_thread(_texts, body)  # ids: decode off-loop
+    sparse_format, colbert_format = body.sparse_format or "indices", body.colbert_format or "float"
     result = await core.embed(model, texts, needs, truncate=body.truncate, dimensions=body.dimensions,
-                              sparse_tokens=body.return_sparse_tokens)
+                              sparse_tokens=body.return_sparse_tokens or sparse_format == "token_map")
     data = []
     for i, vec in enumerate(result.vectors):
         item: dict = {"object": "embedding", "index": i}
         if vec.dense is not None:
             item["embedding"] = encode_vector(vec.dense, body.encoding_format)
         if vec.sparse is not None:
-            sparse: dict = {"indices": list(vec.sparse.keys()), "values": list(vec.sparse.values())}
-            if result.sparse_tokens is not None:
-                sparse["tokens"] = result.sparse_tokens[i]
+            tokens = result.sparse_tokens[i] if result.sparse_tokens is not None else None
+            sparse = sparse_form(vec, tokens, sparse_format)
+            if body.return_sparse_tokens and sparse_format == "indices":
+                sparse["tokens"] = tokens
             item["sparse_embedding"] = sparse
         if vec.colbert is not None:
-            item["colbert_embedding"] = encode_vector(vec.colbert, body.encoding_format)
-            if body.encoding_format == "base64":
-                item["colbert_shape"] = list(vec.colbert.shape)
+            colbert = colbert_fields(vec.colbert, colbert_format, body.encoding_format)
+            item["colbert_embedding"] = colbert["embedding"]
+            if "shape" in colbert:
+                item["colbert_shape"] = colbert["shape"]
+            if "scales" in colbert:
+                item["colbert_scales"] = colbert["scales"]
         data.append(item)
     usage = {"prompt_tokens": result.total_tokens, "total_tokens": result.total_tokens}
     return FastJSONResponse({"object": "list", "model": model.name, "data": data, "usage": usage})

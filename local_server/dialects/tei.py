@@ -22,6 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from local_server.dialects import cohere, rerank
 from local_server.dialects.shapes import as_text_list
+from local_server.dialects.vector_forms import (
+    COLBERT_FORMAT_HELP,
+    SPARSE_FORMAT_HELP,
+    ColbertFormat,
+    SparseFormat,
+    colbert_fields,
+    sparse_form,
+)
 from local_server.engine.core import InferenceCore
 from local_server.engine.types import EMBEDDING, EmbedNeeds
 from local_server.http.auth import Auth, Core
@@ -45,6 +53,12 @@ class EmbedRequest(BaseModel):
     truncate: bool = Field(default=True, description="TEI: false refuses inputs over the limit")
     normalize: bool = True
     model: str | None = None
+    colbert_format: ColbertFormat | None = Field(default=None, description="seed guide, bge-local: "
+                                                 + COLBERT_FORMAT_HELP)
+    sparse_format: SparseFormat | None = Field(default=None, description="seed guide, bge-local: "
+                                               + SPARSE_FORMAT_HELP + "; unset: FlagEmbedding's {token: weight}")
+    encoding_format: Literal["float", "base64"] | None = Field(default=None, description="seed guide, bge-local: "
+                                                               "base64 for ColBERT rows")
 
 
 class SparseRequest(BaseModel):
@@ -53,6 +67,8 @@ class SparseRequest(BaseModel):
     inputs: str | list[str]
     truncate: bool = True
     model: str | None = None
+    sparse_format: SparseFormat | None = Field(default=None, description="bge-local: " + SPARSE_FORMAT_HELP
+                                               + "; unset: TEI's [{index, value}]")
 
 
 def _validated(model: type[BaseModel], body: dict[str, Any]) -> Any:
@@ -96,17 +112,28 @@ async def embed(raw: Annotated[dict[str, Any], Body(description="TEI, seed guide
     texts = as_text_list(body.texts, "texts")
     needs = EmbedNeeds(dense=body.mode == "dense", sparse=body.mode == "sparse", colbert=body.mode == "colbert")
     result = await core.embed(model, texts, needs, truncate=body.truncate, max_length=body.max_length,
-                              sparse_tokens=body.mode == "sparse")
+                              sparse_tokens=body.mode == "sparse" and body.sparse_format in (None, "token_map"))
+    extra: dict[str, Any] = {}
     embeddings: list[Any]
     if body.mode == "dense":
         embeddings = [v.dense for v in result.vectors]
     elif body.mode == "sparse":
-        embeddings = [dict(zip(tokens, v.sparse.values(), strict=True))
-                      for tokens, v in zip(result.sparse_tokens or [], result.vectors, strict=True)]
+        tokens = result.sparse_tokens or [None] * len(result.vectors)
+        if body.sparse_format is None:  # the seed guide's answer: FlagEmbedding's convert_id_to_token map
+            embeddings = [dict(zip(t or [], (v.sparse or {}).values(), strict=True))
+                          for t, v in zip(tokens, result.vectors, strict=True)]
+        else:
+            embeddings = [sparse_form(v, t, body.sparse_format) for t, v in zip(tokens, result.vectors, strict=True)]
     else:
-        embeddings = [v.colbert for v in result.vectors]
+        forms = [colbert_fields(v.colbert, body.colbert_format or "float", body.encoding_format)
+                 for v in result.vectors]
+        embeddings = [f["embedding"] for f in forms]
+        for key, name in (("shape", "colbert_shapes"), ("scales", "colbert_scales")):  # one per text
+            if forms and key in forms[0]:
+                extra[name] = [f[key] for f in forms]
     return FastJSONResponse({
         "embeddings": embeddings,
+        **extra,
         "mode": body.mode,
         "model": model.name,
         "usage": {"prompt_tokens": result.total_tokens, "total_tokens": result.total_tokens},
@@ -118,7 +145,12 @@ async def embed_sparse(body: SparseRequest, core: Core, request: Request) -> Fas
     tag_dialect(request, "TEI")
     model = core.model_for(EMBEDDING, body.model)
     texts = as_text_list(body.inputs, "inputs")
-    result = await core.embed(model, texts, EmbedNeeds(dense=False, sparse=True), truncate=body.truncate)
+    result = await core.embed(model, texts, EmbedNeeds(dense=False, sparse=True), truncate=body.truncate,
+                              sparse_tokens=body.sparse_format == "token_map")
+    if body.sparse_format is not None:
+        tokens = result.sparse_tokens or [None] * len(result.vectors)
+        return FastJSONResponse([sparse_form(v, t, body.sparse_format)
+                                 for t, v in zip(tokens, result.vectors, strict=True)])
     return FastJSONResponse([
         [{"index": token_id, "value": weight} for token_id, weight in sorted(v.sparse.items())]
         for v in result.vectors
