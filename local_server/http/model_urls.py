@@ -19,7 +19,7 @@ dependency then hands the routes ``scoped_core(...)``: the core with its model r
 from __future__ import annotations
 
 from local_server.engine.core import InferenceCore
-from local_server.engine.types import ServedModel
+from local_server.engine.types import EMBEDDING, HYBRID, RERANKER, ServedModel
 from local_server.http.errors import NotFound
 
 PREFIX = "/models/"
@@ -57,8 +57,12 @@ def scoped_core(core: InferenceCore, model: ServedModel, prefix: str) -> Inferen
     """The inference core as seen from one model's base URL: that model is the only one served, and a request
     for another kind names the URL of the model that serves it."""
 
+    hybrid = core.models.of_kind(HYBRID)
+
     def other_kind(only: ServedModel, other: ServedModel | None) -> str:
         where = f"; send these requests to {model_url(other.name)}" if other else ""
+        if hybrid is not None and only.kind == EMBEDDING and (other is None or other.kind == RERANKER):
+            where += f" (or to {model_url(hybrid.name)} to rerank with bge-m3's own hybrid score)"
         return f"{prefix} serves the {only.kind} model {only.name} only{where}"
 
     return core.scoped(core.models.scoped(model, other_kind))

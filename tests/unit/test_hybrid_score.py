@@ -83,7 +83,7 @@ def test_clip_keeps_scores_in_0_to_1():
 
 
 class _Settings:
-    hybrid_names = ["bge-m3-hybrid"]
+    hybrid_names = ("bge-m3-hybrid",)
     hybrid_passage_max_length = 512
 
 
@@ -117,11 +117,11 @@ def test_rerank_routes_find_the_hybrid_by_its_names_and_the_embedders(name, kind
 def test_without_a_reranker_the_rerank_routes_explain_the_hybrid_and_without_an_embedder_it_is_refused():
     only_m3 = ModelRegistry(with_shared([M3], _Settings()))
     assert only_m3.for_rerank("bge-m3-hybrid", strict=True, hybrid_names=["bge-m3-hybrid"]).kind == HYBRID
-    with pytest.raises(ModelNotServed, match="runs no reranker.*'bge-m3-hybrid'"):
+    with pytest.raises(ModelNotServed, match=r"runs no reranker.*'bge-m3-hybrid'"):
         only_m3.for_rerank("bge-reranker-v2-m3", strict=False, hybrid_names=["bge-m3-hybrid"])
     assert only_m3.lookup("anything") is M3  # a bare unknown name: the one loaded model, as before
     only_rr = ModelRegistry(with_shared([RR], _Settings()))
-    with pytest.raises(ModelNotServed, match="runs no embedding model.*--embedding-model"):
+    with pytest.raises(ModelNotServed, match=r"runs no embedding model.*--embedding-model"):
         only_rr.for_rerank("bge-m3-hybrid", strict=False, hybrid_names=["bge-m3-hybrid"])
 
 
