@@ -28,10 +28,8 @@ def _describe(model: ServedModel) -> dict[str, Any]:
 
 def _hybrid(model: ServedModel, core: InferenceCore) -> dict[str, Any]:
     """The hybrid score a loaded model also serves (it runs on the embedder: no replicas of its own)."""
-    s = core.settings
     return {"name": model.name, "type": HYBRID, "aliases": model.names[1:],
-            "weights": core.hybrid_weights().as_dict(), "max_query_length": min(s.hybrid_query_max_length,
-                                                                                model.max_length),
+            "weights": core.hybrid_weights().as_dict(), "max_query_length": core.hybrid_query_limit(model),
             "max_passage_length": model.max_length}
 
 

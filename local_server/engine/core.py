@@ -263,12 +263,18 @@ class InferenceCore:
             return hybrid.parse_weights(list(self.settings.hybrid_weights), "--hybrid-weights")
         return hybrid.parse_weights(requested)
 
+    def hybrid_query_limit(self, model: ServedModel) -> int:
+        """Tokens the hybrid keeps of a query: ``--hybrid-query-max-length``, within the embedder's limit (the
+        hybrid's own ``max_length`` is the documents' limit)."""
+        embedder = self.models.backing(EMBEDDING) or model
+        return min(self.settings.hybrid_query_max_length, embedder.max_length)
+
     async def _hybrid(self, model: ServedModel, queries: list[str], passages: list[str],
                       pairs: list[tuple[int, int]], weights: hybrid.Weights, truncate: bool,
                       ) -> tuple[list[hybrid.Components], int]:
         """Each pair's scores: ``queries`` cut at ``--hybrid-query-max-length`` tokens and ``passages`` at the
         hybrid's limit (FlagEmbedding's 512 and 512), all embedded in ONE call (dense + sparse + ColBERT)."""
-        query_limit = min(self.settings.hybrid_query_max_length, model.max_length)
+        query_limit = self.hybrid_query_limit(model)
         encode = model.tokenizer.encode
         q_ids = await asyncio.to_thread(encode, queries, max_length=query_limit, truncate=truncate)
         p_ids = await asyncio.to_thread(encode, passages, max_length=model.max_length, truncate=truncate)

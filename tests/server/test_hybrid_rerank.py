@@ -35,8 +35,10 @@ def reference(flag_models) -> list[dict[str, float]]:
 
 @pytest.fixture(scope="module")
 def tuned(tiny_models, tmp_path_factory):
-    """Both models; the hybrid named 'my-hybrid' and weighing the dense score alone; at most 8 documents."""
+    """Both models; the hybrid named 'my-hybrid', weighing the dense score alone, keeping 8 tokens of a query and
+    16 of a document; at most 8 documents."""
     with ServerProcess(tiny_models, "--hybrid-weights", "1,0,0", "--hybrid-names", "my-hybrid",
+                       "--hybrid-query-max-length", "8", "--hybrid-passage-max-length", "16",
                        "--max-rerank-documents", "8", log_dir=tmp_path_factory.mktemp("hybrid-tuned")) as proc:
         yield proc
 
@@ -130,18 +132,24 @@ def test_bad_weights_are_a_400_json(server, weights, shape):
     assert resp.json()["error"]["code"] == "invalid_hybrid_weights" and "hybrid_weights" in resp.json()["detail"]
 
 
-def test_per_server_weights_names_and_document_limit(tuned, reference):
-    body = post(tuned, "/v1/rerank", {"model": "my-hybrid", "query": QUERY, "documents": DOCS}).json()
+def test_per_server_weights_lengths_names_and_document_limit(tuned, flag_models):
+    embedder, _ = flag_models
+    want = embedder.compute_score([[QUERY, d] for d in DOCS], max_query_length=8, max_passage_length=16,
+                                  weights_for_different_modes=[1, 0, 0])
+    body = post(tuned, "/v1/rerank", {"model": "my-hybrid", "query": QUERY, "documents": DOCS,
+                                      "return_components": True}).json()
     assert body["model"] == "my-hybrid"
-    assert _by_index(body["results"]) == pytest.approx(
-        {i: _clip(r["dense"]) for i, r in enumerate(reference)}, abs=TOL)
+    assert _by_index(body["results"]) == pytest.approx(dict(enumerate(map(_clip, want["dense"]))), abs=TOL)
+    for key in ("dense", "sparse"):
+        assert {r["index"]: r["components"][key] for r in body["results"]} == pytest.approx(
+            dict(enumerate(want[key])), abs=TOL)
     over = post(tuned, "/v1/rerank", {"model": "my-hybrid", "query": QUERY, "documents": ["x"] * 9})
     assert over.status_code == 413 and "--max-rerank-documents" in over.json()["detail"]
     health = httpx.get(tuned.url + "/health").json()
     embedder = next(m for m in health["models"] if m["type"] == "embedding")
     assert embedder["also_serves"][0] == {"name": "my-hybrid", "type": "hybrid", "aliases": [],
                                           "weights": {"dense": 1.0, "sparse": 0.0, "colbert": 0.0},
-                                          "max_query_length": 512, "max_passage_length": 512}
+                                          "max_query_length": 8, "max_passage_length": 16}
 
 
 def test_health_models_and_name_lookups_list_the_hybrid(server):
