@@ -94,15 +94,14 @@ def maxsim_compact(query: CompactColbert, document: CompactColbert) -> float:
         raise ValueError(f"both sides must have one form, not {query.form!r} and {document.form!r}")
     if len(query.data) == 0 or len(document.data) == 0:
         return 0.0
-    if query.form == "int8":
-        assert query.scales is not None and document.scales is not None
-        dots = query.data.astype(np.float64) @ document.data.astype(np.float64).T
-        scores = dots * query.scales[:, None].astype(np.float64) * document.scales[None, :].astype(np.float64)
-    elif query.form == "binary":
-        hamming = _POPCOUNT[query.data[:, None, :] ^ document.data[None, :, :]].sum(axis=2)
-        scores = np.cos(np.pi * hamming / query.dim)
-    else:
+    if query.form == "binary":  # one query row at a time: memory stays (document rows × bytes) at any query length
+        least = np.array([_POPCOUNT[row ^ document.data].sum(axis=1).min() for row in query.data])
+        return float(np.cos(np.pi * least / query.dim).sum() / len(query.data))  # the fewest differing bits is best
+    if query.form != "int8":
         return maxsim(decode_colbert(query), decode_colbert(document))
+    assert query.scales is not None and document.scales is not None
+    dots = query.data.astype(np.float64) @ document.data.astype(np.float64).T  # integers: exact in float64
+    scores = dots * query.scales[:, None].astype(np.float64) * document.scales[None, :].astype(np.float64)
     return float(scores.max(axis=1).sum() / len(query.data))
 
 

@@ -105,3 +105,25 @@ def synthetic(dim: int, seed: int = 0) -> tuple[list[np.ndarray], list[np.ndarra
         rows[:shared] = queries[i % 12][:shared] * np.sqrt(dim) + rng.standard_normal((shared, dim)) * 1.5
         docs.append(unit(rows))
     return queries, docs
+
+
+def stand_in_colbert(model_dir: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """QUERIES and documents() through a bge-m3 directory's ColBERT head (our forward, on the CPU)."""
+    from local_server.engine.runtime import M3Runtime
+    from local_server.engine.types import EmbedNeeds
+
+    m3 = M3Runtime(model_dir, "cpu")
+
+    def colbert(texts: list[str]) -> list[np.ndarray]:
+        ids = m3.tokenizer.encode(texts, max_length=8192, truncate=True)
+        return [v.colbert for v in m3.forward(ids, EmbedNeeds(dense=False, colbert=True))]
+
+    return colbert(QUERIES), colbert(documents())
+
+
+if __name__ == "__main__":  # PYTHONPATH=. python tests/support/agreement.py MODEL_DIR...: docs/formats.md's tables
+    import sys
+
+    for model_dir in sys.argv[1:]:
+        print(f"{model_dir}:\n{table(measure(*stand_in_colbert(model_dir)))}\n")
+    print(f"synthetic 1024-d:\n{table(measure(*synthetic(1024)))}")

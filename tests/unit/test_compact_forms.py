@@ -7,7 +7,7 @@ import base64
 
 import numpy as np
 import pytest
-from support.agreement import QUERIES, documents, kendall_tau_b, measure, spearman, table
+from support.agreement import kendall_tau_b, measure, spearman, stand_in_colbert, table
 
 from local_server.dialects.vector_forms import colbert_fields, sparse_form
 from local_server.engine.compact import (
@@ -18,7 +18,7 @@ from local_server.engine.compact import (
     maxsim_compact,
     token_weights,
 )
-from local_server.engine.types import EmbeddingVectors, EmbedNeeds
+from local_server.engine.types import EmbeddingVectors
 
 FP16_UNIT = 2.0 ** -11  # half precision's unit roundoff: round-to-nearest errs by at most this, relatively
 
@@ -133,12 +133,8 @@ def test_rank_statistics():
 
 
 @pytest.fixture(scope="module")
-def stand_in_agreement(m3):
-    def colbert(texts: list[str]) -> list[np.ndarray]:
-        ids = m3.tokenizer.encode(texts, max_length=8192, truncate=True)
-        return [v.colbert for v in m3.forward(ids, EmbedNeeds(dense=False, colbert=True))]
-
-    queries, docs = colbert(QUERIES), colbert(documents())
+def stand_in_agreement(tiny_models):
+    queries, docs = stand_in_colbert(str(tiny_models / "bge-m3"))
     rows = measure(queries, docs)
     print("\n" + table(rows))  # the numbers docs/formats.md quotes (pytest -s)
     return {(r.form, r.side): r for r in rows}, queries[0].shape[1]
