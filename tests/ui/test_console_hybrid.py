@@ -181,6 +181,7 @@ def test_try_previews_the_forms_picked_and_shows_their_curl(server, new_page):
     curl = page.locator("#panel-try pre.curl").inner_text()
     assert "# 1/2" in curl and "# 2/2" in curl
     assert '"colbert_format": "int8"' in curl and '"sparse_format": "token_map"' in curl
+    screenshot(page, "try-forms")
     # the default forms: one request, as before
     page.select_option("#try-sparse-format", "indices")
     page.select_option("#try-colbert-format", "float")
