@@ -43,6 +43,7 @@ PLUGIN_FILES = {
     "models/text_embedding/bge-m3.yaml",
     "models/rerank/rerank.py",
     "models/rerank/bge-reranker-v2-m3.yaml",
+    "models/rerank/bge-m3-hybrid.yaml",
     "_assets/icon.svg",
     "_assets/icon_s_en.svg",
     "_assets/icon_l_en.svg",

@@ -86,8 +86,9 @@ def test_try_and_rerank_refuse_empty_input_and_explain_zero_weights(server, new_
     page.click("#rerank-run")
     expect(page.locator("#panel-rerank")).to_have_attribute("data-state", "done")
     curl = page.locator("#panel-rerank pre.curl").inner_text()
-    assert curl.count("curl ") == 2 and curl.count("-w '\\n'") == 2  # each answer ends its own line
-    assert "# 1/2" in curl and "# 2/2" in curl
+    # the cross-encoder's two requests and the M3 hybrid's one; each answer ends its own line
+    assert curl.count("curl ") == 3 and curl.count("-w '\\n'") == 3
+    assert "# 1/3" in curl and "# 2/3" in curl and "# 3/3" in curl
 
     page.click("#tab-try")
     page.fill("#try-texts", "\n  \n")

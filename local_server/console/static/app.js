@@ -18,6 +18,7 @@ const TABS = ["status", "try", "rerank", "connect"];
 
 const $ = (selector) => document.querySelector(selector);
 let status = null;
+let reranking = null; // the Rerank panel: serve(models) says which rankings the server serves
 let unlocked = false;
 let current = "status";
 let connectState = "idle"; // idle | loading | loaded: only a load that succeeded counts
@@ -120,6 +121,7 @@ async function poll() {
     setConnection(reply.body.status === "loading" ? "loading" : "reachable", reply);
     if (unlocked) status.render(reply.body);
     else unlock(reply.body);
+    reranking.serve(reply.body.models ?? []); // /health's models: which rankings the Rerank panel shows
     updateSteps(reply.body);
   } else if (reply.status === 401) {
     setConnection("reachable", reply);
@@ -157,7 +159,7 @@ function start() {
   setConnection("connecting", null);
   status = new StatusPanel($("#panel-status"));
   tryIt.setup($("#panel-try"));
-  rerank.setup($("#panel-rerank"));
+  reranking = rerank.setup($("#panel-rerank"));
   $("#gate-form").addEventListener("submit", submitKey);
   $("#forget-key").addEventListener("click", () => {
     setKey("", false);

@@ -2,6 +2,7 @@
 
 import { call, curl, errorMessage } from "./api.js";
 import { lang, t, tf } from "./i18n.js";
+import * as forms from "./forms.js";
 import { colbertScore, combined, cosine, lexicalMatch, matrix, topTokens } from "./similarity.js";
 import { bar, clear, el, heatmap, requestBox } from "./widgets.js";
 
@@ -64,7 +65,7 @@ function weightSliders(weights, onChange) {
     }));
 }
 
-export function render(data, texts, sent) {
+export function render(data, texts) {
   const items = data.data;
   const dense = items.map((d) => d.embedding);
   const sparse = items.map((d) => d.sparse_embedding);
@@ -91,7 +92,6 @@ export function render(data, texts, sent) {
     section("try.lexical", scaleNote, heatmap("lexical-matrix", texts, lexicalM, { lo: 0, offDiagonal: true })),
     section("try.colbert", heatmap("colbert-matrix", texts, colbertM, { offDiagonal: true })),
     section("try.combined", weightSliders(weights, drawCombined), combinedHolder),
-    requestBox([sent], t("request.curl_name")),
   ];
 }
 
@@ -117,15 +117,26 @@ export function setup(panel) {
     }
     const body = { input: texts, encoding_format: "float", return_dense: true, return_sparse_tokens: true,
       return_colbert_vecs: true };
+    // The drawings need float ColBERT rows and sparse weights by token; forms other than those are a second request
+    // (what an app storing them sends), previewed below the drawings.
+    const chosen = forms.picked(panel);
+    const formsBody = forms.isDefault(chosen) ? null : forms.requestBody(texts, chosen);
     button.disabled = true;
     panel.dataset.state = "running";
-    const reply = await call("POST", "v1/embeddings", body);
+    const [reply, formsReply] = await Promise.all([call("POST", "v1/embeddings", body),
+      formsBody ? call("POST", "v1/embeddings", formsBody) : null]);
     button.disabled = false;
-    if (reply.status !== 200) {
-      fail(errorMessage(reply), "error");
+    const failed = [reply, formsReply].find((r) => r && r.status !== 200);
+    if (failed) {
+      fail(errorMessage(failed), "error");
       return;
     }
-    clear(output, ...render(reply.body, texts, curl("POST", "v1/embeddings", body)));
+    const sent = curl("POST", "v1/embeddings", body);
+    const commands = formsBody ? [{ label: `1/2: ${t("try.curl_drawn")}`, text: sent },
+      { label: `2/2: ${t("try.curl_forms")}`, text: curl("POST", "v1/embeddings", formsBody) }] : [sent];
+    const floatWidth = reply.body.data[0]?.colbert_embedding?.[0]?.length ?? 0;
+    const previews = formsBody ? [forms.section(formsReply.body, texts, chosen, floatWidth)] : [];
+    clear(output, ...render(reply.body, texts), ...previews, requestBox(commands, t("request.curl_name")));
     announce.textContent = tf("try.done", { n: texts.length });
     panel.dataset.state = "done";
   });
