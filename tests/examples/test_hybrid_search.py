@@ -90,17 +90,17 @@ def test_each_stage_ranks_the_right_candidates(default_run) -> None:
 
 
 def test_m3_hybrid_stage_is_bge_m3s_hybrid_score(default_run) -> None:
-    """The "bge-m3-hybrid" rerank model (CONTRACT.md, branch hybrid): scores in 0..1 and, asked for them,
-    each result's dense, sparse and ColBERT parts. Until that branch is merged the server answers the name
-    with its cross-encoder, without components, and this test fails."""
+    """The "bge-m3-hybrid" rerank model: scores in 0..1 (the weighted sum, clipped) and, asked for them, each
+    result's dense, sparse and ColBERT parts and their unclipped weighted sum."""
     done, report = default_run
     for query in report["queries"]:
         for hit in query["stages"]["M3 hybrid"]:
             assert 0 <= hit["score"] <= 1
             components = hit["components"]
             assert isinstance(components, dict), f"no components from {query['hybrid_model']!r}"
-            assert set(components) == {"dense", "sparse", "colbert"}
+            assert set(components) == {"dense", "sparse", "colbert", "hybrid"}  # hybrid: the unclipped sum
             assert all(isinstance(v, float) for v in components.values())
+            assert hit["score"] == pytest.approx(min(max(components["hybrid"], 0.0), 1.0), abs=1e-6)
     assert done.stdout.count("M3 hybrid components: ") == len(CORPUS.QUERIES)
 
 
