@@ -82,7 +82,7 @@ class XlmrRuntime(Runtime):
     """The shared part: config, tokenizer, encoder weights and attention backend on one device."""
 
     def __init__(self, path: str, device: str, dtype: str = "auto", attention: str | None = None,
-                 precision: str = "auto"):
+                 precision: str | None = None):
         import torch
 
         from local_server.engine.precision import resolve
@@ -93,6 +93,7 @@ class XlmrRuntime(Runtime):
 
         self.path = Path(path)
         self.device = device
+        # None (a runtime built directly, as the tests' references are): fp32 on the CPU, --dtype on a GPU
         self.precision = resolve(precision, device, dtype)
         self.dtype = self.precision.dtype  # the activations' (int8: fp32 between the quantized matmuls)
         self.head_dtype = self.precision.head_dtype
@@ -141,7 +142,7 @@ class M3Runtime(XlmrRuntime):
     """bge-m3: dense, sparse and ColBERT outputs from one forward pass."""
 
     def __init__(self, path: str, device: str, dtype: str = "auto", attention: str | None = None,
-                 precision: str = "auto"):
+                 precision: str | None = None):
         super().__init__(path, device, dtype, attention, precision)
         from local_server.engine.xlmr.heads import M3Heads
         from local_server.engine.xlmr.weights import load_linear_head
@@ -191,7 +192,7 @@ class RerankerRuntime(XlmrRuntime):
     """bge-reranker-v2-m3: one relevance logit per (query, document) pair."""
 
     def __init__(self, path: str, device: str, dtype: str = "auto", attention: str | None = None,
-                 precision: str = "auto"):
+                 precision: str | None = None):
         super().__init__(path, device, dtype, attention, precision)
         from local_server.engine.xlmr.heads import ClassifierHead
         from local_server.engine.xlmr.weights import take_classifier
