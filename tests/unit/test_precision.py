@@ -252,3 +252,15 @@ def test_a_reduced_precision_runtime_unmaps_its_checkpoint(checkpoints, form):
         elif form == "bin-fp32":
             assert mapped()
         del runtime
+
+
+def test_int8_on_a_gpu_stops_loading_before_any_download():
+    from local_server.engine.errors import ModelLoadError
+    from local_server.engine.loading import load_model
+    from local_server.engine.precision import unsupported
+
+    assert unsupported("int8", ["cpu"]) is None and unsupported("bf16", ["cuda:0"]) is None
+    assert "CPU only" in (unsupported("int8", ["cpu", "cuda:1"]) or "")
+    settings = _settings("--precision", "int8", "--embedding-model", "BAAI/not-fetched", "--reranker-model", "none")
+    with pytest.raises(ModelLoadError, match="embedding model not-fetched: --precision int8 runs on the CPU only"):
+        load_model(EMBEDDING, "BAAI/not-fetched", settings, ["cuda:0"])
