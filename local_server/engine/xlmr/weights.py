@@ -143,11 +143,12 @@ def take_encoder(state: dict[str, Any], config: XlmrConfig, device: str, dtype: 
                          f"({config.vocab_size}, {config.hidden_size})")
     token_type = take.raw("embeddings.token_type_embeddings.weight")
     # The sum is a new tensor (never in place: ``word`` may be a view of a memory-mapped file). On the CPU it is
-    # made in the checkpoint's precision, then converted (one rounding); a GPU never holds the fp32 table.
+    # made in the wider of the two precisions, then converted (one rounding); a GPU never holds the fp32 table.
     if device.startswith("cuda"):
         word = word.to(device=device, dtype=dtype) + token_type[0].to(device=device, dtype=dtype)
     else:
-        word = (word + token_type[0]).to(dtype=dtype)
+        wide = torch.promote_types(word.dtype, dtype)
+        word = (word.to(wide) + token_type[0].to(wide)).to(dtype=dtype)
     layers = []
     for i in range(config.num_layers):
         p = f"encoder.layer.{i}."
