@@ -37,6 +37,7 @@ def test_json_report_on_both_models_with_the_built_in_sample(tiny_models: Path):
         assert reranker[name]["score_diff_max"] <= 0.02
         assert e["speed"]["tokens_per_s"] > 0 and reranker[name]["speed"]["vs_fp32"] > 0  # no timing is judged
     assert report["reranker"]["pairs"] == 6 * (report["texts"] - 6)
+    assert -1 <= report["embedding"]["text_similarity"] < 1
 
 
 def test_table_on_the_users_own_texts_for_the_reranker_alone(tiny_models: Path, tmp_path: Path):
@@ -84,3 +85,23 @@ def test_measures():
     assert sparse_correlation({}, {}) == 1.0
     sizes = [len(b) for b in batches([[0] * 9000, [0] * 9000, [0] * 10] + [[0] * 5] * 200)]
     assert sizes == [1, 128, 74]  # a token budget, then the input cap
+
+
+def test_a_model_that_maps_every_text_to_one_vector_is_flagged():
+    import numpy as np
+
+    from local_server.engine.types import EmbeddingVectors
+    from local_server.tools.check_precision.measure import Run, text_similarity
+    from local_server.tools.check_precision.report import render_text
+
+    def run(rows: list[list[float]]) -> Run:
+        return Run("fp32", [EmbeddingVectors(dense=np.array(r, dtype=np.float32)) for r in rows], 10, 1.0)
+
+    collapsed = text_similarity(run([[1, 0.01], [1, -0.01], [1, 0.02]]))
+    assert collapsed > 0.99 and text_similarity(run([[1, 0], [0, 1], [-1, 0]])) < 0
+    report = {"texts": 3, "source": "s", "queries": 1, "max_length": 8, "repeat": 1,
+              "machine": {"cpu_flags": [], "auto": "fp32", "auto_reason": "r", "threads": 1},
+              "embedding": {"model": "m", "text_similarity": collapsed, "precisions": {}}}
+    assert "nearly one vector" in render_text(report)
+    report["embedding"]["text_similarity"] = 0.3
+    assert "nearly one vector" not in render_text(report)

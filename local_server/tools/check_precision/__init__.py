@@ -98,7 +98,8 @@ def check(args: argparse.Namespace) -> dict[str, Any]:
 
         runs = [measure.timed_run(lambda p=p: M3Runtime(str(embedder), "cpu", precision=p), p, encode_texts,
                                   measure.ALL, repeat) for p in precisions]
-        report["embedding"] = {"model": str(embedder), "precisions": {
+        report["embedding"] = {"model": str(embedder), "text_similarity": measure.text_similarity(runs[0]),
+                               "precisions": {
             run.precision: {**measure.compare_embeddings(runs[0], run, queries), "speed": measure.speed(runs[0], run)}
             for run in runs}}
     if reranker is not None:

@@ -138,6 +138,19 @@ def compare_embeddings(reference: Run, run: Run, queries: int) -> dict[str, Any]
     return result
 
 
+def text_similarity(reference: Run) -> float:
+    """The mean cosine between different texts' fp32 dense vectors. Near 1, the model barely tells texts apart (a
+    randomly initialised stand-in: deep random encoders map every input to nearly one vector and amplify any
+    rounding), and agreement numbers say little about a real model."""
+    dense = np.stack([np.asarray(v.dense, dtype=np.float64) for v in reference.outputs])
+    if len(dense) < 2:
+        return 0.0
+    dense /= np.linalg.norm(dense, axis=1, keepdims=True).clip(1e-12)
+    sims = dense @ dense.T
+    n = len(dense)
+    return float((sims.sum() - np.trace(sims)) / (n * (n - 1)))
+
+
 def compare_rerank(reference: Run, run: Run, queries: int) -> dict[str, Any]:
     """The order each query's documents get (Kendall's tau) and the largest change of a 0..1 score."""
     def scores(outputs: list[float]) -> np.ndarray:

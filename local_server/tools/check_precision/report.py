@@ -8,6 +8,7 @@ from typing import Any
 _EMBED_COLUMNS = (("dense cos mean/min", "dense_cosine"), ("sparse corr mean/min", "sparse_correlation"),
                   ("ColBERT MaxSim mean/min", "colbert_maxsim"), ("ColBERT rank tau mean/min", "colbert_rank_tau"))
 _RERANK_COLUMNS = (("rank tau mean/min", "rank_tau"),)
+SIMILAR = 0.9  # mean cosine between different texts above which the model is not telling them apart
 
 
 def _pair(value: dict[str, float] | None) -> str:
@@ -49,6 +50,10 @@ def render_text(report: dict[str, Any]) -> str:
     if "embedding" in report:
         lines += [_section("embedding model", report["embedding"], _EMBED_COLUMNS,
                            ("ColBERT max |dscore|", "colbert_score_diff_max")), ""]
+        similarity = report["embedding"]["text_similarity"]
+        if similarity > SIMILAR:
+            lines += [f"Note: in fp32 these texts' dense vectors are nearly one vector (mean cosine {similarity:.3f}): "
+                      "a randomly initialised stand-in? Its agreement numbers say little about a real model.", ""]
     if "reranker" in report:
         lines += [_section("reranker", report["reranker"], _RERANK_COLUMNS, ("max |dscore|", "score_diff_max")),
                   ""]
