@@ -12,7 +12,7 @@ from local_server import __version__
 
 # Offline tools; each module exposes ``register(subparsers)``.
 _TOOLS = ("local_server.tools.download", "local_server.tools.doctor", "local_server.tools.package_plugin",
-          "local_server.scale.serve_config")
+          "local_server.tools.check_precision", "local_server.scale.serve_config")
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -20,6 +20,8 @@ DEFAULT_EMBEDDING_MODEL = "BAAI/bge-m3"
 DEFAULT_RERANKER_MODEL = "BAAI/bge-reranker-v2-m3"
 OFF_VALUES = {"", "none", "off", "false", "0", "disabled"}
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?|\d+")
+Precision = Literal["auto", "fp32", "bf16", "int8"]
+_PRECISION_ALIASES = {"float32": "fp32", "bfloat16": "bf16"}
 
 
 class Settings(BaseModel):
@@ -37,7 +39,15 @@ class Settings(BaseModel):
         None, description="cuda, cuda:0, cuda:0,cuda:1 (one replica per GPU) or cpu; default: the GPU when there "
                           "is one")
     dtype: Literal["auto", "fp16", "float16", "bf16", "bfloat16", "fp32", "float32"] = Field(
-        "auto", description="auto (fp16 on GPU, fp32 on CPU), fp16, bf16 or fp32")
+        "auto", description="on a GPU: auto (fp16), fp16, bf16 or fp32 (on the CPU --precision governs)")
+    precision: Precision = Field(
+        "auto", description="on the CPU: auto (bf16 where the CPU computes it natively and a start-up probe finds "
+                            "it faster, else fp32), fp32, bf16 or int8 (linear layers quantized; opt-in: check it "
+                            "with `bge-local check-precision`); on a GPU only fp32/bf16 override --dtype")
+    embedding_precision: Precision | None = Field(
+        None, description="the embedding model's precision, overriding --precision (same choices)")
+    reranker_precision: Precision | None = Field(
+        None, description="the reranker's precision, overriding --precision (same choices)")
     api_keys: list[str] = Field(
         default_factory=list,
         description="API key clients must send as 'Authorization: Bearer KEY' (repeatable; comma-separated in env)")
@@ -113,6 +123,14 @@ class Settings(BaseModel):
     def _off(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in OFF_VALUES:
             return None
+        return value
+
+    @field_validator("precision", "embedding_precision", "reranker_precision", mode="before")
+    @classmethod
+    def _precision_alias(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+            return None if value == "" else _PRECISION_ALIASES.get(value, value)
         return value
 
     @field_validator("device")

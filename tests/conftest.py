@@ -15,6 +15,9 @@ from support.server import REPO, ServerProcess
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The servers the suite starts run the reference precision (it compares them with FlagEmbedding at 1e-5), not
+# --precision auto's bf16 on a CPU that has it; tests/server/test_precision_servers.py starts its own with --precision.
+os.environ.setdefault("BGE_LOCAL_PRECISION", "fp32")
 
 CACHE = REPO / ".cache"
 

@@ -61,9 +61,13 @@ class ShowRequest(BaseModel):
     name: str | None = Field(default=None, description="older clients' spelling of model")
 
 
+# Ollama's names for what runs (its own are F32, F16, BF16, Q8_0...; int8 here is dynamic quantization)
+_OLLAMA_LEVELS = {"fp32": "F32", "fp16": "F16", "bf16": "BF16", "int8": "INT8"}
+
+
 def _details(model: ServedModel) -> dict[str, Any]:
     return {"format": "safetensors", "family": FAMILY, "families": [FAMILY], "parameter_size": "",
-            "quantization_level": model.dtype.upper()}
+            "quantization_level": _OLLAMA_LEVELS.get(model.precision, model.precision.upper())}
 
 
 @router.post("/api/embed", response_class=FastJSONResponse)

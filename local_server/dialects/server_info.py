@@ -22,8 +22,9 @@ router = TaskRouter("meta", tags=["Server"])
 
 def _describe(model: ServedModel) -> dict[str, Any]:
     return {"name": model.name, "type": model.kind, "aliases": model.names[1:], "path": model.path,
-            "devices": model.devices, "dtype": model.dtype, "max_input_length": model.max_length,
-            "dimension": model.dimension, "queue_depth": model.batcher.queue_depth}
+            "devices": model.devices, "dtype": model.dtype, "precision": model.precision,
+            "max_input_length": model.max_length, "dimension": model.dimension,
+            "queue_depth": model.batcher.queue_depth}
 
 
 def _hybrid(model: ServedModel, core: InferenceCore) -> dict[str, Any]:

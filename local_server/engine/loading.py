@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from local_server.engine.batcher import Batcher
 from local_server.engine.devices import resolve_devices
 from local_server.engine.errors import ModelLoadError
+from local_server.engine.precision import unsupported
 from local_server.engine.registry import KINDS
 from local_server.engine.runtime import Runtime
 from local_server.engine.types import ServedModel
@@ -52,17 +53,25 @@ def _is_path(source: str) -> bool:
     return source.startswith(("/", ".", "~")) or "\\" in source or Path(source).expanduser().exists()
 
 
+def canonical_name(source: str) -> str:
+    return Path(source.rstrip("/")).name
+
+
 def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -> ServedModel:
     """Load one model of ``kind`` (a key of ``registry.KINDS``) on every device (one replica each) behind one
     batcher."""
     s = settings
     spec = KINDS[kind]
+    precision = spec.precision(s)
+    problem = unsupported(precision, devices)
+    if problem:
+        raise ModelLoadError(f"{kind} model {canonical_name(source)}: {problem}")
     path = resolve_model_path(source, s.cache_dir)
-    replicas: list[Runtime] = [spec.runtime(path, device, s.dtype) for device in devices]
+    replicas: list[Runtime] = [spec.runtime(path, device, s.dtype, precision=precision) for device in devices]
     first = replicas[0]
     # XLM-R reserves two positions (the padding offset): 8194 positions hold 8192 tokens.
     max_length = min(s.max_length, first.max_positions - 2)
-    canonical = Path(source.rstrip("/")).name
+    canonical = canonical_name(source)
     served = [canonical, *spec.aliases(s)]
     if source != canonical and not _is_path(source):
         served.append(source)  # a hub id (BAAI/bge-m3); a directory answers to its name only, never its path
@@ -77,11 +86,12 @@ def load_model(kind: str, source: str, settings: Settings, devices: list[str]) -
         max_padding=max_padding(s),
     )
     dtype = str(first.dtype).replace("torch.", "")
+    running = first.precision.name
     log.info("loaded %s %s from %s on %s (%s), max length %d", kind, canonical, path, ", ".join(devices),
-             dtype, max_length)
+             running, max_length)
     return ServedModel(kind=kind, names=served, path=path, max_length=max_length, batcher=batcher,
                        tokenizer=first.tokenizer, devices=devices, dtype=dtype,
-                       dimension=getattr(first, "hidden_size", None))
+                       dimension=getattr(first, "hidden_size", None), precision=running)
 
 
 def load_local(settings: Settings) -> tuple[list[ServedModel], list[str]]:

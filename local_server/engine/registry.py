@@ -39,6 +39,7 @@ class ModelKind:
     what: str  # in messages: "this server runs no <what>"
     merge_needs: Callable[[Any, Any], Any] = _first  # the union of two requests' needs in one batch
     shares: str | None = None  # the kind whose loaded model this one runs on (never loaded on its own)
+    precision_setting: str | None = None  # the per-model --precision override (None: --precision alone)
 
     @property
     def option(self) -> str:
@@ -50,13 +51,20 @@ class ModelKind:
     def aliases(self, settings: Any) -> list[str]:
         return list(getattr(settings, self.names_setting))
 
+    def precision(self, settings: Any) -> str:
+        """The precision asked for this kind: its own setting when given, else ``--precision``."""
+        own = getattr(settings, self.precision_setting, None) if self.precision_setting else None
+        return own or getattr(settings, "precision", "auto")
+
 
 KINDS: dict[str, ModelKind] = {
     EMBEDDING: ModelKind(EMBEDDING, M3Runtime, "embedding_model", "embedding_names", "embedding model",
-                         EmbedNeeds.union),
-    RERANKER: ModelKind(RERANKER, RerankerRuntime, "reranker_model", "reranker_names", "reranker"),
+                         EmbedNeeds.union, precision_setting="embedding_precision"),
+    RERANKER: ModelKind(RERANKER, RerankerRuntime, "reranker_model", "reranker_names", "reranker",
+                        precision_setting="reranker_precision"),
     HYBRID: ModelKind(HYBRID, M3Runtime, "embedding_model", "hybrid_names",
-                      "embedding model (bge-m3's hybrid score runs on it)", EmbedNeeds.union, shares=EMBEDDING),
+                      "embedding model (bge-m3's hybrid score runs on it)", EmbedNeeds.union, shares=EMBEDDING,
+                      precision_setting="embedding_precision"),
 }
 
 

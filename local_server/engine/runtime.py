@@ -29,22 +29,6 @@ from local_server.engine.types import EmbeddingVectors, EmbedNeeds
 log = logging.getLogger("bge_local.runtime")
 
 
-_DTYPES = {"auto": "float16", "fp16": "float16", "float16": "float16", "half": "float16",
-           "bf16": "bfloat16", "bfloat16": "bfloat16", "fp32": "float32", "float32": "float32"}
-
-
-def resolve_dtype(dtype: str, device: str):
-    """fp16 on a GPU unless told otherwise (``bf16``/``fp32`` selectable); always fp32 on a CPU, where half
-    precision is slower and less exact."""
-    import torch
-
-    if dtype not in _DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(_DTYPES)}")
-    if device.startswith("cpu"):
-        return torch.float32
-    return getattr(torch, _DTYPES[dtype])
-
-
 class Runtime:
     """What the batcher needs of a replica: three stages it runs on three threads, so that host work overlaps
     the device's. ``prepare`` (host side, no device sync) runs while the previous batch executes; ``execute``
@@ -97,9 +81,11 @@ class _Launched:
 class XlmrRuntime(Runtime):
     """The shared part: config, tokenizer, encoder weights and attention backend on one device."""
 
-    def __init__(self, path: str, device: str, dtype: str = "auto", attention: str | None = None):
+    def __init__(self, path: str, device: str, dtype: str = "auto", attention: str | None = None,
+                 precision: str | None = None):
         import torch
 
+        from local_server.engine.precision import resolve
         from local_server.engine.xlmr import attention as attention_backends
         from local_server.engine.xlmr.config import XlmrConfig
         from local_server.engine.xlmr.encoder import Encoder
@@ -107,7 +93,10 @@ class XlmrRuntime(Runtime):
 
         self.path = Path(path)
         self.device = device
-        self.dtype = resolve_dtype(dtype, device)
+        # None (a runtime built directly, as the tests' references are): fp32 on the CPU, --dtype on a GPU
+        self.precision = resolve(precision, device, dtype)
+        self.dtype = self.precision.dtype  # the activations' (int8: fp32 between the quantized matmuls)
+        self.head_dtype = self.precision.head_dtype
         self.config = XlmrConfig.from_directory(self.path)
         self.tokenizer = ModelTokenizer.from_directory(self.path)
         self.pad_id = self.config.pad_id
@@ -117,12 +106,14 @@ class XlmrRuntime(Runtime):
         self.stream = torch.cuda.Stream(device=device) if device.startswith("cuda") else None
         with torch.no_grad(), self._on_stream():
             self._state = read_state(self.path)
-            weights = take_encoder(self._state, self.config, device, self.dtype)
+            p = self.precision
+            weights = take_encoder(self._state, self.config, device, self.dtype, int8=p.int8,
+                                   reduce_range=p.reduce_range, own=p.owns_weights)
             self.attention_backend, attend = attention_backends.select(
                 device, self.dtype, self.config.num_heads, self.config.head_dim, self.pad_id, prefer=attention)
         self.encoder = Encoder(self.config, weights, attend)
-        log.info("%s on %s (%s): attention %s", self.path.name, device, str(self.dtype).replace("torch.", ""),
-                 self.attention_backend)
+        log.info("%s on %s (%s; %s): attention %s", self.path.name, device, self.precision.name,
+                 self.precision.reason, self.attention_backend)
 
     def _on_stream(self) -> Any:
         import contextlib
@@ -150,13 +141,14 @@ class XlmrRuntime(Runtime):
 class M3Runtime(XlmrRuntime):
     """bge-m3: dense, sparse and ColBERT outputs from one forward pass."""
 
-    def __init__(self, path: str, device: str, dtype: str = "auto", attention: str | None = None):
-        super().__init__(path, device, dtype, attention)
+    def __init__(self, path: str, device: str, dtype: str = "auto", attention: str | None = None,
+                 precision: str | None = None):
+        super().__init__(path, device, dtype, attention, precision)
         from local_server.engine.xlmr.heads import M3Heads
         from local_server.engine.xlmr.weights import load_linear_head
 
-        self.heads = M3Heads(load_linear_head(self.path / "sparse_linear.pt", device, self.dtype),
-                             load_linear_head(self.path / "colbert_linear.pt", device, self.dtype),
+        self.heads = M3Heads(load_linear_head(self.path / "sparse_linear.pt", device, self.head_dtype),
+                             load_linear_head(self.path / "colbert_linear.pt", device, self.head_dtype),
                              self.hidden_size)
         self._state.clear()  # bge-m3's checkpoint may carry a pooler: nothing of it is used
         t = self.tokenizer
@@ -199,12 +191,14 @@ class M3Runtime(XlmrRuntime):
 class RerankerRuntime(XlmrRuntime):
     """bge-reranker-v2-m3: one relevance logit per (query, document) pair."""
 
-    def __init__(self, path: str, device: str, dtype: str = "auto", attention: str | None = None):
-        super().__init__(path, device, dtype, attention)
+    def __init__(self, path: str, device: str, dtype: str = "auto", attention: str | None = None,
+                 precision: str | None = None):
+        super().__init__(path, device, dtype, attention, precision)
         from local_server.engine.xlmr.heads import ClassifierHead
         from local_server.engine.xlmr.weights import take_classifier
 
-        self.head = ClassifierHead(take_classifier(self._state, device, self.dtype))
+        self.head = ClassifierHead(take_classifier(self._state, device, self.head_dtype,
+                                                   own=self.precision.owns_weights))
         self._state.clear()
 
     def execute(self, prepared: Any) -> _Launched:

@@ -154,6 +154,7 @@ class ServedModel:
     devices: list[str]
     dtype: str
     dimension: int | None = None
+    precision: str = "fp32"  # what the replicas run: fp32, bf16, int8 (CPU); fp16, bf16, fp32 (GPU)
 
     @property
     def name(self) -> str:

@@ -22,8 +22,9 @@ from local_server.server.app import create_app
 
 @contextmanager
 def serve_in_process(models_dir: Path, **settings: Any) -> Iterator[TestClient]:
+    # fp32, as the suite's server processes (tests/conftest.py): the reference, whatever this CPU's auto would pick
     models = {"embedding_model": str(models_dir / "bge-m3"), "reranker_model": str(models_dir / "bge-reranker-v2-m3"),
-              "device": "cpu"}
+              "device": "cpu", "precision": "fp32"}
     app = create_app(Settings(**{**models, **settings}), ready_before_serving=True)
     with TestClient(app, base_url="http://in-process") as client:
         yield client

@@ -85,7 +85,7 @@ def test_status_shows_the_loaded_models(server, new_page):
         cells = row.locator("td")
         expect(cells.nth(1)).to_have_text(model["type"])
         expect(cells.nth(2)).to_have_text(", ".join(model["devices"]))
-        expect(cells.nth(3)).to_have_text(model["dtype"])
+        expect(cells.nth(3)).to_have_text(model["precision"])
         expect(cells.nth(4)).to_have_text(str(model["max_input_length"]))
         expect(cells.nth(6)).to_have_text(str(len(model["devices"])))
     # one throughput series per model type, drawn by uPlot

@@ -45,7 +45,7 @@ const LABELS = {
     "status.name": "Name",
     "status.type": "Type",
     "status.device": "Device",
-    "status.dtype": "Dtype",
+    "status.dtype": "Precision",
     "status.max_length": "Max length",
     "status.dimension": "Dimension",
     "status.replicas": "Replicas",

@@ -24,7 +24,7 @@ function modelsTable(models) {
         m.aliases.length ? el("span", { class: "muted", text: ` (${m.aliases.join(", ")})` }) : null),
       el("td", { text: typeLabel(m.type), title: m.type }),
       el("td", { translate: "no", text: m.devices.join(", ") }),
-      el("td", { translate: "no", text: m.dtype }),
+      el("td", { translate: "no", text: m.precision ?? m.dtype, title: m.dtype }),
       el("td", { class: "num", text: m.max_input_length }),
       el("td", { class: "num", text: m.dimension ?? "–" }),
       el("td", { class: "num", text: m.replicas }),

@@ -2,7 +2,8 @@
 
 Per layer: one fused QKV projection, attention per sequence (``attention.py``), output projection, residual
 + LayerNorm, feed-forward with the config's activation, residual + LayerNorm — the same operations, in the
-same order and precision, as transformers' ``XLMRobertaModel`` in eval mode (dropout is the identity).
+same order, as transformers' ``XLMRobertaModel`` in eval mode (dropout is the identity). Each projection is a
+``linear.Linear``: ``F.linear`` in the model's dtype, or int8 dynamic quantization (``--precision int8``).
 """
 
 from __future__ import annotations
@@ -33,12 +34,11 @@ class Encoder:
 
         c = self.config
         tokens, size = h.shape
-        qkv = F.linear(h, w.qkv_w, w.qkv_b).view(tokens, 3, c.num_heads, c.head_dim)
+        qkv = w.qkv(h).view(tokens, 3, c.num_heads, c.head_dim)
         context = self.attend(qkv[:, 0], qkv[:, 1], qkv[:, 2], packed).reshape(tokens, size)
-        h = F.layer_norm(F.linear(context, w.out_w, w.out_b) + h, (size,), w.ln1_w, w.ln1_b, c.layer_norm_eps)
-        inner = self._activation(F.linear(h, w.ffn_in_w, w.ffn_in_b))
-        return F.layer_norm(F.linear(inner, w.ffn_out_w, w.ffn_out_b) + h, (size,), w.ln2_w, w.ln2_b,
-                            c.layer_norm_eps)
+        h = F.layer_norm(w.out(context) + h, (size,), w.ln1_w, w.ln1_b, c.layer_norm_eps)
+        inner = self._activation(w.ffn_in(h))
+        return F.layer_norm(w.ffn_out(inner) + h, (size,), w.ln2_w, w.ln2_b, c.layer_norm_eps)
 
     def __call__(self, packed: Packed) -> Any:
         """The last hidden state of every token of the stream, (tokens, hidden)."""

@@ -3,7 +3,8 @@
 bge-m3 (FlagEmbedding's ``BGEM3Model``): dense = the ``<s>`` state, L2-normalised; sparse = ReLU of the sparse
 head per token (max per token id, specials dropped: done on the host, ``lexical_weights``); ColBERT = the
 ColBERT head on every token after ``<s>``, L2-normalised. The reranker (``XLMRobertaClassificationHead``):
-dense -> tanh -> out_proj on the ``<s>`` state. Everything the host needs is returned as ONE float32 tensor,
+dense -> tanh -> out_proj on the ``<s>`` state. The heads run in their own dtype (fp32 on the CPU whatever the
+encoder's precision; the model's dtype on a GPU). Everything the host needs is returned as ONE float32 tensor,
 so ``finish`` copies it with one device-to-host transfer.
 """
 
@@ -50,6 +51,7 @@ class M3Heads:
         import torch
         import torch.nn.functional as F
 
+        hidden = hidden.to(self.sparse_w.dtype)  # bf16 / int8 encoders: the heads run in full precision
         parts = []
         if layout.dense:
             parts.append(F.normalize(hidden[packed.cls_rows].float(), dim=-1).reshape(-1))
@@ -86,5 +88,5 @@ class ClassifierHead:
         import torch.nn.functional as F
 
         w = self.w
-        x = torch.tanh(F.linear(hidden[packed.cls_rows], w.dense_w, w.dense_b))
+        x = torch.tanh(F.linear(hidden[packed.cls_rows].to(w.dense_w.dtype), w.dense_w, w.dense_b))
         return F.linear(x, w.out_w, w.out_b)[:, 0].float()

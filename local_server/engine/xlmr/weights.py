@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from local_server.engine.xlmr.config import XlmrConfig
+from local_server.engine.xlmr.linear import Linear, make_linear
 
 _BACKBONE_PREFIXES = ("roberta.", "xlm_roberta.", "model.", "bert.")
 _IGNORED = ("pooler.", "lm_head.", "embeddings.position_ids", "embeddings.token_type_ids")
@@ -24,16 +25,12 @@ _IGNORED = ("pooler.", "lm_head.", "embeddings.position_ids", "embeddings.token_
 
 @dataclass
 class LayerWeights:
-    qkv_w: Any  # (3 * hidden, hidden): query, key, value stacked
-    qkv_b: Any
-    out_w: Any  # attention output projection
-    out_b: Any
+    qkv: Linear  # hidden -> 3 * hidden: query, key, value stacked
+    out: Linear  # attention output projection
     ln1_w: Any
     ln1_b: Any
-    ffn_in_w: Any
-    ffn_in_b: Any
-    ffn_out_w: Any
-    ffn_out_b: Any
+    ffn_in: Linear
+    ffn_out: Linear
     ln2_w: Any
     ln2_b: Any
 
@@ -110,10 +107,11 @@ def read_state(directory: Path) -> dict[str, Any]:
 
 class _Taker:
     """Pops tensors from the state, converted and moved one at a time (the host never holds two copies of
-    a big model), and says which name is missing if the checkpoint is not an XLM-R one."""
+    a big model), and says which name is missing if the checkpoint is not an XLM-R one. With ``own`` every
+    tensor it returns is a copy: a view into a memory-mapped checkpoint would keep the whole file resident."""
 
-    def __init__(self, state: dict[str, Any], device: str, dtype: Any):
-        self.state, self.device, self.dtype = state, device, dtype
+    def __init__(self, state: dict[str, Any], device: str, dtype: Any, own: bool = False):
+        self.state, self.device, self.dtype, self.own = state, device, dtype, own
 
     def raw(self, name: str) -> Any:
         try:
@@ -122,35 +120,51 @@ class _Taker:
             raise KeyError(f"the checkpoint has no tensor {name!r}: not an XLM-RoBERTa model?") from None
 
     def __call__(self, name: str) -> Any:
-        return self.raw(name).to(device=self.device, dtype=self.dtype)
+        return self.raw(name).to(device=self.device, dtype=self.dtype, copy=self.own)
+
+    def linear(self, weight: Any, bias: Any, int8: bool, reduce_range: bool) -> Linear:
+        """A linear layer from raw tensors: quantized from them (int8), else converted as every tensor is."""
+        if int8:
+            return make_linear(weight, bias, int8=True, reduce_range=reduce_range)
+        convert = {"device": self.device, "dtype": self.dtype, "copy": self.own}
+        return make_linear(weight.to(**convert), bias.to(**convert))
 
 
-def take_encoder(state: dict[str, Any], config: XlmrConfig, device: str, dtype: Any) -> EncoderWeights:
+def take_encoder(state: dict[str, Any], config: XlmrConfig, device: str, dtype: Any, *, int8: bool = False,
+                 reduce_range: bool = True, own: bool = False) -> EncoderWeights:
+    """The encoder's weights in ``dtype`` on ``device``; with ``int8`` its linear layers dynamically quantized
+    (``dtype`` then float32, on the CPU). ``own``: keep no view of the checkpoint (see ``_Taker``)."""
     import torch
 
-    take = _Taker(state, device, dtype)
-    word = take("embeddings.word_embeddings.weight")
+    take = _Taker(state, device, dtype, own)
+    word = take.raw("embeddings.word_embeddings.weight")
     if word.shape != (config.vocab_size, config.hidden_size):
         raise ValueError(f"word embeddings of shape {tuple(word.shape)} do not match config.json "
                          f"({config.vocab_size}, {config.hidden_size})")
-    token_type = take("embeddings.token_type_embeddings.weight")
-    word = word + token_type[0]  # not in place: ``word`` may share memory with a memory-mapped file
+    token_type = take.raw("embeddings.token_type_embeddings.weight")
+    # The sum is a new tensor (never in place: ``word`` may be a view of a memory-mapped file). On the CPU it is
+    # made in the wider of the two precisions, then converted (one rounding); a GPU never holds the fp32 table.
+    if device.startswith("cuda"):
+        word = word.to(device=device, dtype=dtype) + token_type[0].to(device=device, dtype=dtype)
+    else:
+        wide = torch.promote_types(word.dtype, dtype)
+        word = (word.to(wide) + token_type[0].to(wide)).to(dtype=dtype)
     layers = []
     for i in range(config.num_layers):
         p = f"encoder.layer.{i}."
         qkv = [take.raw(f"{p}attention.self.{part}.weight") for part in ("query", "key", "value")]
         qkv_b = [take.raw(f"{p}attention.self.{part}.bias") for part in ("query", "key", "value")]
+
+        def linear(name: str, i: str = p) -> Linear:
+            return take.linear(take.raw(f"{i}{name}.weight"), take.raw(f"{i}{name}.bias"), int8, reduce_range)
+
         layers.append(LayerWeights(
-            qkv_w=torch.cat(qkv).to(device=device, dtype=dtype),
-            qkv_b=torch.cat(qkv_b).to(device=device, dtype=dtype),
-            out_w=take(f"{p}attention.output.dense.weight"),
-            out_b=take(f"{p}attention.output.dense.bias"),
+            qkv=take.linear(torch.cat(qkv), torch.cat(qkv_b), int8, reduce_range),
+            out=linear("attention.output.dense"),
             ln1_w=take(f"{p}attention.output.LayerNorm.weight"),
             ln1_b=take(f"{p}attention.output.LayerNorm.bias"),
-            ffn_in_w=take(f"{p}intermediate.dense.weight"),
-            ffn_in_b=take(f"{p}intermediate.dense.bias"),
-            ffn_out_w=take(f"{p}output.dense.weight"),
-            ffn_out_b=take(f"{p}output.dense.bias"),
+            ffn_in=linear("intermediate.dense"),
+            ffn_out=linear("output.dense"),
             ln2_w=take(f"{p}output.LayerNorm.weight"),
             ln2_b=take(f"{p}output.LayerNorm.bias"),
         ))
@@ -163,8 +177,8 @@ def take_encoder(state: dict[str, Any], config: XlmrConfig, device: str, dtype: 
     )
 
 
-def take_classifier(state: dict[str, Any], device: str, dtype: Any) -> ClassifierWeights:
-    take = _Taker(state, device, dtype)
+def take_classifier(state: dict[str, Any], device: str, dtype: Any, own: bool = False) -> ClassifierWeights:
+    take = _Taker(state, device, dtype, own)
     return ClassifierWeights(
         dense_w=take("classifier.dense.weight"),
         dense_b=take("classifier.dense.bias"),
