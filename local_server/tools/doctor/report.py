@@ -95,6 +95,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "ok": report.ok,
         "api_key_given": report.api_key_given,
         "models": report.models,
+        "hybrid": report.hybrid,
         "checks": [asdict(c) for c in report.checks],
         "paste": table,
     }

@@ -41,6 +41,7 @@ class Doctor:
                 ("models", "GET  /v1/models", server(server_checks.check_models)),
                 ("auth", "auth", server(server_checks.check_auth)),
                 *((e.id, e.title, table(TableCheck(e, self.reference))) for e in CHECKS),
+                ("hybrid", "POST /v1/rerank  hybrid", server(server_checks.check_hybrid)),
                 ("url_mistakes", "mistyped URLs", server(server_checks.check_url_mistakes))]
 
     def run(self) -> Report:
