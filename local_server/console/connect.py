@@ -31,8 +31,8 @@ def connect_rows(url: str, core: InferenceCore) -> dict[str, Any]:
     for row in rows(url, served):
         row_calls = []
         kind = _KIND[row.form]
-        names = served
-        if is_hybrid(row, served):  # the rerank form's requests, naming the hybrid instead of the cross-encoder
+        names, hybrid = served, is_hybrid(row, served)
+        if hybrid:  # the rerank form's requests, naming the hybrid instead of the cross-encoder
             names = {**served, "reranker": row.model} if HYBRID in served else {}
         if row.url is not None and kind in names:
             for check in row.checks:  # the requests for the row's model, and those for no model (auth probes)
@@ -41,5 +41,6 @@ def connect_rows(url: str, core: InferenceCore) -> dict[str, Any]:
         table.append({"app": row.app, "provider": row.client, "model_type": row.form, "value": row.url,
                       "reaches": row.reaches, "note": row.note,
                       "field": row.field, "model": row.model, "key": row.key, "sends_key": row.key != KEY_NONE,
+                      "hybrid": hybrid,
                       "calls": [asdict(c) for c in row_calls]})
     return {"url": normalise_url(url), "rows": table}
