@@ -7,6 +7,7 @@ send its client's requests. The API is small:
 
 - ``rows(base_url, models=None) -> list[PasteRow]``, each with ``as_dict()`` giving ``{"app", "client", "form",
   "field", "url", "model", "key", "key_hint", "reaches", "versions", "note", "checks"}``;
+- ``is_hybrid(row)`` — the row is for bge-m3's hybrid score (a rerank form given the hybrid's model name);
 - ``key_to_type(row.key, server_key)`` — what to type in the form's API-key field (None: that client cannot
   reach a server with a key).
 
@@ -36,7 +37,10 @@ KEY_HINTS = {
     KEY_NONE: f"– ({NO_KEY_NOTE})",
 }
 RAGFLOW_RELEASES = ("0.24", "0.26", "0.27")  # 0.24–0.25, 0.26, 0.27 and main
-DEFAULT_MODELS = {"embedding": "bge-m3", "reranker": "bge-reranker-v2-m3"}
+DEFAULT_MODELS = {"embedding": "bge-m3", "reranker": "bge-reranker-v2-m3", "hybrid": "bge-m3-hybrid"}
+# The hybrid's rows: the same rerank form as the cross-encoder's row above them, with the hybrid's model name
+HYBRID_CHECK = "hybrid"  # the doctor's own check of the hybrid (tools/doctor/server_checks.py), not in requests.py
+HYBRID_NOTE = "bge-m3's own dense + sparse + ColBERT score instead of the cross-encoder: faster, less precise"
 
 _ROUTE_SUFFIXES = ("/v1/embeddings", "/v1/rerank", "/v1/score", "/v1/models", "/v2/rerank", "/embeddings", "/rerank",
                    "/embed", "/score", "/health", "/info", "/v1", "/v2")
@@ -63,6 +67,11 @@ class PasteRow:
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "versions": list(self.versions), "checks": list(self.checks),
                 "key_hint": self.key_hint}
+
+
+def is_hybrid(row: PasteRow, models: Mapping[str, str] | None = None) -> bool:
+    """``row`` ranks with bge-m3's hybrid score, not the cross-encoder (``models``: as given to ``rows``)."""
+    return row.form == "rerank" and row.model == {**DEFAULT_MODELS, **(models or {})}["hybrid"]
 
 
 def key_to_type(key: str, server_key: str | None) -> str | None:
@@ -104,7 +113,7 @@ def rows(base_url: str, models: Mapping[str, str] | None = None) -> list[PasteRo
     parts = urlsplit(u)
     prefixed = bool(parts.path)
     names = {**DEFAULT_MODELS, **(models or {})}
-    emb, rr = names["embedding"], names["reranker"]
+    emb, rr, hyb = names["embedding"], names["reranker"], names["hybrid"]
     v1 = f"{u}/v1" if prefixed else u
     all_ = RAGFLOW_RELEASES
     trailing = "" if prefixed else f"{u}/v1 works too"
@@ -116,6 +125,8 @@ def rows(base_url: str, models: Mapping[str, str] | None = None) -> list[PasteRo
          "keep the /v1: the plugin appends only /embeddings", ("embeddings_float",)),
         ("OpenAI-API-compatible", "rerank", "API endpoint URL", u, rr, KEY_OPTIONAL, "/rerank",
          "…/v1 works too (/v1/rerank)", ("rerank_root",)),
+        ("OpenAI-API-compatible", "rerank", "API endpoint URL", u, hyb, KEY_OPTIONAL, "/rerank", HYBRID_NOTE,
+         ("rerank_root", HYBRID_CHECK)),
         ("Text Embedding Inference", "embedding", "Server url", f"{u}/models/{emb}", emb, KEY_OPTIONAL,
          "/info, /v1/embeddings", "one URL per model: TEI's /info describes one model", ("tei_models",)),
         ("Text Embedding Inference", "rerank", "Server url", f"{u}/models/{rr}", rr, KEY_OPTIONAL,
@@ -146,6 +157,8 @@ def rows(base_url: str, models: Mapping[str, str] | None = None) -> list[PasteRo
         ("VLLM", "embedding", v1, emb, KEY_REQUIRED, "/v1/embeddings", trailing, ("embeddings_float",)),
         ("VLLM", "rerank", u, rr, KEY_REQUIRED, "/rerank (0.24–0.25), /v1/rerank (from 0.26)",
          "0..1 scores pass unchanged", ("rerank_root", "rerank_v1")),
+        ("VLLM", "rerank", u, hyb, KEY_REQUIRED, "/rerank (0.24–0.25), /v1/rerank (from 0.26)", HYBRID_NOTE,
+         ("rerank_root", "rerank_v1", HYBRID_CHECK)),
         ("Xinference", "embedding", v1, emb, KEY_REQUIRED, "/v1/embeddings (base64)", "", ("embeddings_base64",)),
         ("Xinference", "rerank", f"{u}/v1/rerank" if prefixed else u, rr, KEY_REQUIRED, "/v1/rerank",
          "flags as strings, no top_n; the key x sends none", ("rerank_v1",)),

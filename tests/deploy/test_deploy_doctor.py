@@ -32,6 +32,7 @@ CHECKS = [
     "ollama_rerank",
     "tei_root",
     "rerank_document",
+    "hybrid",
     "url_mistakes",
 ]
 
@@ -50,8 +51,10 @@ def by_id(report: dict) -> dict[str, dict]:
     return {c["id"]: c for c in report["checks"]}
 
 
-def paste(report: dict, app: str, client: str, form: str) -> dict:
-    (row,) = [r for r in report["paste"] if (r["app"], r["client"], r["form"]) == (app, client, form)]
+def paste(report: dict, app: str, client: str, form: str, hybrid: bool = False) -> dict:
+    """The row of ``client``'s ``form``: the cross-encoder's, or with ``hybrid`` the hybrid's (a rerank form)."""
+    (row,) = [r for r in report["paste"] if (r["app"], r["client"], r["form"]) == (app, client, form)
+              and (r["model"] == "bge-m3-hybrid") == hybrid]
     return row
 
 
@@ -62,7 +65,12 @@ def test_a_healthy_server_passes_every_check(server, capsys, monkeypatch):
     assert [c["id"] for c in report["checks"]] == CHECKS
     assert {k: c["ok"] for k, c in checks.items()} == dict.fromkeys(CHECKS, True), checks
     assert rc == 0 and report["ok"] is True
-    assert report["models"] == {"embedding": "bge-m3", "reranker": "bge-reranker-v2-m3"}
+    assert report["models"] == {"embedding": "bge-m3", "reranker": "bge-reranker-v2-m3", "hybrid": "bge-m3-hybrid"}
+    assert report["hybrid"] == "bge-m3-hybrid"  # the name /health lists under the embedder's also_serves
+    assert checks["hybrid"]["detail"].startswith("bge-m3-hybrid: 2 scores in 0..1")
+    assert "components dense, sparse, colbert" in checks["hybrid"]["detail"]
+    for app, client in (("Dify", "OpenAI-API-compatible"), ("RAGFlow", "VLLM")):
+        assert paste(report, app, client, "rerank", hybrid=True)["ok"] is True
     assert all(c["ms"] is not None and c["ms"] >= 0 for c in report["checks"])
     assert "2 vectors × 32 dims" in checks["embeddings_float"]["detail"]  # the tiny model is 32 wide
     assert checks["rerank_v1"]["status"] == 200
@@ -168,11 +176,27 @@ def test_an_embedding_only_server_skips_the_rerank_checks(embedder_only_server, 
     rc, report = run_json(capsys, embedder_only_server.url)
     checks = by_id(report)
     assert rc == 0, checks
-    assert report["models"] == {"embedding": "bge-m3"}
+    assert report["models"] == {"embedding": "bge-m3", "hybrid": "bge-m3-hybrid"}
     for skipped in ("rerank_v1", "rerank_root", "tei_rerank", "score", "ollama_rerank"):
         assert checks[skipped]["ok"] is None and checks[skipped]["detail"] == "no reranker served"
     assert paste(report, "RAGFlow", "VLLM", "rerank")["status"] == "model not served"
     assert paste(report, "RAGFlow", "VLLM", "embedding")["ok"] is True
+    assert checks["hybrid"]["ok"] is True  # the hybrid runs on the embedder: served without the reranker
+    assert paste(report, "RAGFlow", "VLLM", "rerank", hybrid=True)["ok"] is True
+
+
+def test_a_reranker_only_server_skips_the_hybrid_check_and_says_why(reranker_only_server, capsys, monkeypatch):
+    monkeypatch.delenv("BGE_LOCAL_API_KEY", raising=False)
+    rc, report = run_json(capsys, reranker_only_server.url)
+    hybrid = by_id(report)["hybrid"]
+    assert rc == 0, by_id(report)
+    assert report["hybrid"] is None
+    assert hybrid["ok"] is None and hybrid["detail"].startswith("no hybrid scorer served")
+    assert paste(report, "RAGFlow", "VLLM", "rerank", hybrid=True)["status"] == "model not served"
+    assert paste(report, "RAGFlow", "VLLM", "rerank")["ok"] is True
+    rc, out = run_doctor(capsys, reranker_only_server.url)
+    line = next(s for s in out.splitlines() if "POST /v1/rerank  hybrid" in s)
+    assert line.lstrip().startswith("–") and "no hybrid scorer served" in line
 
 
 def test_the_cli_runs_the_doctor_and_returns_its_exit_code(server, closed_port):

@@ -2,7 +2,7 @@
 // type, the form field to paste into, the URL, the model name, the API key to type, where requests go, notes —
 // and a test button per row. Kept apart from connect.js (which fetches the rows and runs the tests) so that it can
 // render any version of the client-request table: a row needs {app, provider, model_type, field, value, model,
-// key, reaches, note, sends_key}; runRow(row) -> Promise<{ok, message}> runs its test.
+// key, reaches, note, sends_key, hybrid (optional)}; runRow(row) -> Promise<{ok, message}> runs its test.
 
 import { note, t, tf } from "./i18n.js";
 import { clear, copyButton, el, urlText } from "./widgets.js";
@@ -28,9 +28,11 @@ function cell(column, attrs, ...children) {
   return el("td", { ...attrs, dataset: { label: t(column) } }, ...children);
 }
 
-// A row's accessible name, shared by its copy and test buttons: "Dify · Ollama · rerank".
+// A row's accessible name, shared by its copy and test buttons: "Dify · Ollama · rerank" (the hybrid's rows, the
+// same form as the cross-encoder's, add "· bge-m3 hybrid").
 const appName = (app) => (app === "Other tools" ? t("connect.others") : app);
-const rowName = (row) => `${appName(row.app)} · ${row.provider} · ${t(`form.${row.model_type}`)}`;
+const rowName = (row) => `${appName(row.app)} · ${row.provider} · ${t(`form.${row.model_type}`)}`
+  + (row.hybrid ? ` · ${t("rerank.hybrid")}` : "");
 
 export function rowElement(row, { serverKey, baseUrl, runRow }) {
   const result = el("span", { class: "test-result", role: "status" });

@@ -131,6 +131,7 @@ const LABELS = {
     "rerank.done": "Ranked {n} documents.",
     "rerank.curl_scores": "cross-encoder, scores 0..1",
     "rerank.curl_raw": "cross-encoder, raw scores (logits)",
+    "cut.try": "The server cut {n} of these texts to its maximum length (--max-length): only their first tokens were embedded.", "cut.item": "text {n}: {tokens} tokens kept", "cut.rerank": "{model} cut {n} documents, with the query, to its maximum length:", "cut.pair": "document {n}: {tokens} tokens of query + document kept",
     "request.sent": "Request sent (copy it as curl)",
     "request.curl_name": "the curl commands",
     "request.export": "This server has an API key: first set it in the shell that runs the commands,",
@@ -311,6 +312,7 @@ const LABELS = {
     "rerank.done": "已对 {n} 篇文档排序。",
     "rerank.curl_scores": "交叉编码器，分数 0..1",
     "rerank.curl_raw": "交叉编码器，原始分数（logit）",
+    "cut.try": "服务器把其中 {n} 条文本截断到了最大长度（--max-length）：只向量化了它们开头的词元。", "cut.item": "第 {n} 条文本：保留 {tokens} 个词元", "cut.rerank": "{model} 把 {n} 个文档（连同查询）截断到了最大长度：", "cut.pair": "第 {n} 个文档：查询 + 文档共保留 {tokens} 个词元",
     "request.sent": "已发送的请求（可复制为 curl）",
     "request.curl_name": "curl 命令",
     "request.export": "此服务器设有 API 密钥：请先在运行命令的终端中设置它，",
@@ -370,6 +372,7 @@ const LABELS = {
 // {m} for the row's model name. A note missing here shows in English (and fails the zh-CN test).
 const NOTES_ZH = {
   "0..1 scores pass unchanged": "0..1 分数原样传递",
+  "bge-m3's own dense + sparse + ColBERT score instead of the cross-encoder: faster, less precise": "用 bge-m3 自己的稠密 + 稀疏 + ColBERT 分数代替交叉编码器：更快，但不如它精确",
   "0.24–0.25 rescale the scores min-max per query (a single document scores 0): prefer VLLM there; from 0.26 the 0..1 scores pass unchanged":
     "0.24–0.25 会对每个查询的分数做最小-最大缩放（只有一篇文档时得 0）：这些版本请改用 VLLM；0.26 起 0..1 分数原样传递",
   "0.24–0.25 write http://<value>/rerank: give them a plain-http address": "0.24–0.25 会拼成 http://<value>/rerank：请给它们一个普通 http 地址",

@@ -5,7 +5,7 @@
 
 import { call, curl, errorMessage } from "./api.js";
 import { lang, t, tf } from "./i18n.js";
-import { bar, clear, el, requestBox } from "./widgets.js";
+import { bar, clear, cutNotice, el, requestBox } from "./widgets.js";
 
 const SAMPLES = {
   en: {
@@ -63,6 +63,15 @@ function hybridRanked(results, documents) {
         el("dt", { text: t(`try.w_${part}`) }),
         el("dd", { class: `num ${part}`, text: Number(parts[part]).toFixed(4) })))));
   }));
+}
+
+// The documents a model's answer says it cut (its "truncated": the tokens of query + document kept), under the
+// model's name: the cross-encoder cuts each query + document pair, the hybrid the query and each document.
+function cutBy(which, model, answer) {
+  const cut = answer?.truncated;
+  const [before, after] = tf("cut.rerank", { n: cut?.length }).split("{model}");
+  return cutNotice(`rerank-truncated-${which}`, [before, el("code", { translate: "no", text: model }), after], cut,
+    (c) => tf("cut.pair", { n: c.index + 1, tokens: c.tokens }));
 }
 
 export function setup(panel) {
@@ -155,7 +164,7 @@ export function setup(panel) {
       columns.push(column("rerank-hybrid", t("rerank.hybrid"), serves.hybrid.name, t("rerank.hybrid_computed"),
         hybridRanked(got.hybrid.results, docs)));
     }
-    clear(output,
+    clear(output, cutBy("cross", serves.reranker, got.scored), cutBy("hybrid", serves.hybrid?.name, got.hybrid),
       el("div", { class: "rerank-columns", dataset: { columns: columns.length } }, columns),
       requestBox(requests.map((r, i) => ({ label: `${i + 1}/${requests.length}: ${r.label}`,
         text: curl("POST", "v1/rerank", r.body) })), t("request.curl_name")));

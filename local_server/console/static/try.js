@@ -4,7 +4,7 @@ import { call, curl, errorMessage } from "./api.js";
 import { lang, t, tf } from "./i18n.js";
 import * as forms from "./forms.js";
 import { colbertScore, combined, cosine, lexicalMatch, matrix, topTokens } from "./similarity.js";
-import { bar, clear, el, heatmap, requestBox } from "./widgets.js";
+import { bar, clear, cutNotice, el, heatmap, requestBox } from "./widgets.js";
 
 // In the page's language, with one text in the other language: bge-m3 matches across languages.
 export const SAMPLE_TEXTS = {
@@ -136,7 +136,11 @@ export function setup(panel) {
       { label: `2/2: ${t("try.curl_forms")}`, text: curl("POST", "v1/embeddings", formsBody) }] : [sent];
     const floatWidth = reply.body.data[0]?.colbert_embedding?.[0]?.length ?? 0;
     const previews = formsBody ? [forms.section(formsReply.body, texts, chosen, floatWidth)] : [];
-    clear(output, ...render(reply.body, texts), ...previews, requestBox(commands, t("request.curl_name")));
+    // The inputs the server cut to its --max-length (the answer's "truncated"): what was drawn is their start only.
+    const cut = reply.body.truncated;
+    const notice = cutNotice("try-truncated", tf("cut.try", { n: cut?.length }), cut,
+      (c) => tf("cut.item", { n: c.index + 1, tokens: c.tokens }));
+    clear(output, notice, ...render(reply.body, texts), ...previews, requestBox(commands, t("request.curl_name")));
     announce.textContent = tf("try.done", { n: texts.length });
     panel.dataset.state = "done";
   });

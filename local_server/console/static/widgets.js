@@ -119,7 +119,16 @@ export function bar(value, max) {
   return el("span", { class: "bar" }, fill);
 }
 
+// The inputs a server's answer says it cut to its maximum length (its "truncated": [{index, tokens}]) as a notice:
+// a title (text or nodes), then one line per input (label(cut) says which and the tokens kept). null when nothing was cut.
+export function cutNotice(id, title, cut, label) {
+  if (!Array.isArray(cut) || cut.length === 0) return null;
+  return el("div", { class: "warning cut-notice", id, role: "note" }, el("p", {}, title),
+    el("ul", {}, cut.map((c) => el("li", { dataset: { index: c.index, tokens: c.tokens }, text: label(c) }))));
+}
+
+// node's children replaced by children; null and undefined ones (an optional part left out) are skipped.
 export function clear(node, ...children) {
-  node.replaceChildren(...children);
+  node.replaceChildren(...children.filter((c) => c !== null && c !== undefined));
   return node;
 }

@@ -75,8 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "doctor",
         help="check a running server as Dify and RAGFlow will call it, and print what to paste where",
         description="Calls every route Dify and RAGFlow use (health, models, auth, embeddings float/base64, "
-        "TEI /embed, rerank in each dialect, /score), validates the answers as those clients read them, and "
-        "prints the URL to paste into each Dify and RAGFlow provider. Exit code 1 when a check fails.",
+        "TEI /embed, rerank in each dialect, /score, bge-m3's hybrid reranker), validates the answers as those "
+        "clients read them, and prints the URL to paste into each Dify and RAGFlow provider. Exit code 1 when a "
+        "check fails.",
     )
     add_arguments(parser)
     parser.set_defaults(func=run)

@@ -20,6 +20,8 @@ def row_status(row: PasteRow, report: Report) -> tuple[str, str]:
         return FAIL, "its route failed above"
     if checks and all(c.ok is None for c in checks):
         return SKIP, "not checked" if any(c.detail.startswith("not run") for c in checks) else "model not served"
+    if report.models and row.model not in report.models.values():  # e.g. the hybrid's row on a reranker alone
+        return SKIP, "model not served"
     if row.key == KEY_NONE and report.api_key_given:
         return FAIL, NO_KEY_NOTE
     return OK, ""
@@ -95,6 +97,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "ok": report.ok,
         "api_key_given": report.api_key_given,
         "models": report.models,
+        "hybrid": report.hybrid,
         "checks": [asdict(c) for c in report.checks],
         "paste": table,
     }

@@ -41,6 +41,7 @@ class Report:
     api_key_given: bool
     checks: list[Check] = field(default_factory=list)
     models: dict[str, str] = field(default_factory=dict)  # kind -> served name
+    hybrid: str | None = None  # the hybrid scorer's name, from /health's also_serves (None: not served)
 
     @property
     def ok(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from local_server.clients.forms import normalise_url
+from local_server.clients.forms import HYBRID_CHECK, normalise_url
 from local_server.clients.requests import CHECKS
 from local_server.tools.doctor import server_checks
 from local_server.tools.doctor.client import Client, Unreachable
@@ -41,6 +41,7 @@ class Doctor:
                 ("models", "GET  /v1/models", server(server_checks.check_models)),
                 ("auth", "auth", server(server_checks.check_auth)),
                 *((e.id, e.title, table(TableCheck(e, self.reference))) for e in CHECKS),
+                (HYBRID_CHECK, "POST /v1/rerank  hybrid", server(server_checks.check_hybrid)),
                 ("url_mistakes", "mistyped URLs", server(server_checks.check_url_mistakes))]
 
     def run(self) -> Report:

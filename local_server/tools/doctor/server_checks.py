@@ -34,6 +34,9 @@ def check_health(client: Client, report: Report, model: Model, check: Check) -> 
         for m in models
         if isinstance(m, dict)
     )
+    report.hybrid = next((str(h["name"]) for m in models if isinstance(m, dict)
+                          for h in [m, *(m.get("also_serves") or [])]
+                          if isinstance(h, dict) and h.get("type") == "hybrid" and h.get("name")), None)
     device = body.get("device")
     check.detail = (f"{body.get('status', 'ok')}" + (f" on {device}" if device else "")
                     + (f": {described}" if described else ""))
@@ -97,4 +100,30 @@ def check_url_mistakes(client: Client, report: Report, model: Model, check: Chec
             failed.append(f"{path} → {reply.status}")
     _need(not failed, "not answered: " + ", ".join(failed))
     check.detail = "answered too: " + ", ".join(p for p, _ in probes)
+    return None
+
+
+_COMPONENTS = ("dense", "sparse", "colbert")
+
+
+def check_hybrid(client: Client, report: Report, model: Model, check: Check) -> str | None:
+    """bge-m3's hybrid score as a reranker, by the name /health lists: scores in 0..1 and their three parts."""
+    if not report.hybrid:
+        return "no hybrid scorer served (it runs on the embedder: this server has none)"
+    documents = ["Paris is the capital of France.", "Horses are animals."]
+    body = expect(client.call(check, "POST", "/v1/rerank", {
+        "model": report.hybrid, "query": "What is the capital of France?", "documents": documents,
+        "return_components": True}))
+    results = body.get("results") if isinstance(body, dict) else None
+    _need(isinstance(results, list) and len(results) == len(documents),
+          f"expected {len(documents)} results, got {results!r:.120}")
+    for r in results:
+        score = r.get("relevance_score") if isinstance(r, dict) else None
+        _need(isinstance(score, int | float) and 0.0 <= score <= 1.0, f"relevance_score {score!r} not in 0..1")
+        parts = r.get("components")
+        missing = [c for c in _COMPONENTS if not isinstance(parts, dict) or not isinstance(parts.get(c), int | float)]
+        _need(not missing, f"components lack {', '.join(missing)} (return_components: true)")
+    best = max(results, key=lambda r: r["relevance_score"])
+    check.detail = (f"{report.hybrid}: {len(results)} scores in 0..1 (best {best['relevance_score']:.3f}), "
+                    "components dense, sparse, colbert")
     return None
