@@ -8,41 +8,21 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from support.token_texts import random_texts
 
 from local_server.engine.errors import InvalidInput, TooLarge
-from local_server.engine.tokenization import ModelTokenizer
-
-WORDS = ["retrieval", "人工智能", "<s>", "naïve", "😀", "x", "  ", "\n", "Übersetzung", "capital"]
-
-
-@pytest.fixture(scope="module")
-def hf(tiny_models):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(tiny_models / "bge-m3"))
-
-
-@pytest.fixture(scope="module")
-def tok(tiny_models) -> ModelTokenizer:
-    """What the server uses: tokenizer.json through the tokenizers library, no transformers."""
-    return ModelTokenizer.from_directory(tiny_models / "bge-m3")
-
-
-def _texts(seed: int, count: int, most_words: int) -> list[str]:
-    rng = random.Random(seed)
-    return ["", " "] + [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, most_words))) for _ in range(count)]
 
 
 @pytest.mark.parametrize("max_length", [2, 3, 17, 100, 8192])
 @pytest.mark.parametrize("special", [True, False])
 def test_truncated_ids_equal_transformers(hf, tok, max_length, special):
-    texts = _texts(max_length, 120, 300)
+    texts = random_texts(max_length, 120, 300)
     want = hf(texts, add_special_tokens=special, truncation=True, max_length=max_length)["input_ids"]
     assert tok.encode(texts, max_length=max_length, truncate=True, special=special) == want
 
 
 def test_untruncated_ids_equal_transformers_and_overlong_inputs_are_refused(hf, tok):
-    texts = _texts(1, 60, 300)
+    texts = random_texts(1, 60, 300)
     assert tok.encode(texts, max_length=10**6, truncate=False) == hf(texts)["input_ids"]
     long = max(texts, key=len)
     with pytest.raises(TooLarge, match="input 1 has"):
@@ -52,7 +32,7 @@ def test_untruncated_ids_equal_transformers_and_overlong_inputs_are_refused(hf, 
 @pytest.mark.parametrize("max_length", [16, 40, 300, 8192])
 def test_pairs_cut_the_query_at_three_quarters_and_use_the_models_pair_template(hf, tok, max_length):
     rng = random.Random(max_length)
-    texts = _texts(max_length + 1, 40, 200)
+    texts = random_texts(max_length + 1, 40, 200)
     pairs = [(rng.choice(texts), rng.choice(texts)) for _ in range(40)]
     cls_id, sep_id = hf.cls_token_id, hf.sep_token_id
     for (query, doc), got in zip(pairs, tok.encode_pairs(pairs, max_length=max_length, truncate=True), strict=True):
@@ -72,7 +52,7 @@ def test_pairs_refuse_what_does_not_fit(tok):
 
 
 def test_offsets_and_special_tokens_equal_transformers(hf, tok):
-    texts = _texts(5, 20, 40)
+    texts = random_texts(5, 20, 40)
     got = tok.tokenize(texts, special=True, offsets=True, max_length=8192, budget=10**6)
     want = hf(texts, return_offsets_mapping=True)
     specials = set(hf.all_special_ids)
@@ -86,7 +66,7 @@ def test_offsets_and_special_tokens_equal_transformers(hf, tok):
 
 
 def test_pieces_join_back_into_the_text_and_match_the_ids(hf, tok):
-    for text in _texts(6, 20, 40):  # with "" and " ": texts without tokens have no pieces
+    for text in random_texts(6, 20, 40):  # with "" and " ": texts without tokens have no pieces
         ids, pieces = tok.pieces(text, 8192)
         assert ids == hf(text, add_special_tokens=False)["input_ids"]
         assert len(pieces) == len(ids)
@@ -95,7 +75,7 @@ def test_pieces_join_back_into_the_text_and_match_the_ids(hf, tok):
 
 @pytest.mark.parametrize("max_length", [3, 17, 100])
 def test_tokenize_cuts_at_max_length_like_transformers(hf, tok, max_length):
-    texts = _texts(max_length + 1, 30, 200)
+    texts = random_texts(max_length + 1, 30, 200)
     want = hf(texts, truncation=True, max_length=max_length, return_offsets_mapping=True)
     got = tok.tokenize(texts, special=True, offsets=True, max_length=max_length, budget=10**6)
     assert got.ids == want["input_ids"]
@@ -123,7 +103,7 @@ def test_no_truncation_judges_a_huge_text_by_a_bounded_prefix(tok):
 def test_mixed_settings_from_many_threads_give_each_call_its_own_answer(hf, tok):
     """8 threads mix every setting, while another thread keeps reconfiguring transformers' tokenizer (as
     any other caller of it would): every answer equals the same call made alone."""
-    long_texts = _texts(7, 6, 4000)
+    long_texts = random_texts(7, 6, 4000)
     calls = []
     for i, text in enumerate(long_texts * 4):
         calls += [
@@ -153,7 +133,7 @@ def test_mixed_settings_from_many_threads_give_each_call_its_own_answer(hf, tok)
 
 
 def test_decode_token_strings_and_special_ids_equal_transformers(hf, tok):
-    texts = [*_texts(7, 40, 50), "Hello <pad> world  ", "a\tb\nc", "  leading and trailing  "]
+    texts = [*random_texts(7, 40, 50), "Hello <pad> world  ", "a\tb\nc", "  leading and trailing  "]
     for ids in hf(texts)["input_ids"]:
         assert tok.decode(ids) == hf.decode(ids, clean_up_tokenization_spaces=False)
         assert tok.token_strings(ids) == [hf.decode([i]) for i in ids]

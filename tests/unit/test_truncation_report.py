@@ -7,29 +7,10 @@ import pickle
 import random
 
 import pytest
+from support.token_texts import random_texts
 
 from local_server.dialects.truncation import HEADER, HEADER_BUDGET, OMITTED_HEADER, headers
-from local_server.engine.tokenization import ModelTokenizer
 from local_server.engine.types import Encoded
-
-WORDS = ["retrieval", "人工智能", "<s>", "naïve", "😀", "x", "  ", "\n", "Übersetzung", "capital"]
-
-
-@pytest.fixture(scope="module")
-def hf(tiny_models):
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(tiny_models / "bge-m3"))
-
-
-@pytest.fixture(scope="module")
-def tok(tiny_models) -> ModelTokenizer:
-    return ModelTokenizer.from_directory(tiny_models / "bge-m3")
-
-
-def _texts(seed: int, count: int, most_words: int) -> list[str]:
-    rng = random.Random(seed)
-    return ["", " "] + [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, most_words))) for _ in range(count)]
 
 
 def _cut_by_transformers(hf, texts: list[str], max_length: int, special: bool) -> list[tuple[int, int]]:
@@ -42,7 +23,7 @@ def _cut_by_transformers(hf, texts: list[str], max_length: int, special: bool) -
 @pytest.mark.parametrize("special", [True, False])
 @pytest.mark.parametrize("keep", ["start", "end"])
 def test_encode_reports_the_inputs_cut_as_transformers_counts_them(hf, tok, max_length, special, keep):
-    texts = _texts(max_length, 80, 150)
+    texts = random_texts(max_length, 80, 150)
     got = tok.encode(texts, max_length=max_length, truncate=True, special=special, keep=keep)
     want = _cut_by_transformers(hf, texts, max_length, special)
     assert got.truncated == want
@@ -52,7 +33,7 @@ def test_encode_reports_the_inputs_cut_as_transformers_counts_them(hf, tok, max_
 
 
 def test_nothing_cut_reports_nothing_and_the_answer_is_a_plain_list(hf, tok):
-    texts = _texts(3, 30, 20)
+    texts = random_texts(3, 30, 20)
     got = tok.encode(texts, max_length=8192, truncate=True)
     assert got.truncated == [] and got == hf(texts)["input_ids"] and isinstance(got, list)
     again = pickle.loads(pickle.dumps(tok.encode(["word " * 40], max_length=16, truncate=True)))
@@ -63,7 +44,7 @@ def test_nothing_cut_reports_nothing_and_the_answer_is_a_plain_list(hf, tok):
 def test_pairs_report_the_query_or_document_cut_with_the_pairs_tokens(hf, tok, max_length):
     """FlagReranker's rule: the query cut to 3/4 of the limit, the document to the rest."""
     rng = random.Random(max_length)
-    texts = _texts(max_length + 1, 40, 200)
+    texts = random_texts(max_length + 1, 40, 200)
     pairs = [(rng.choice(texts), rng.choice(texts)) for _ in range(40)]
     want = []
     for i, (query, doc) in enumerate(pairs):
