@@ -38,8 +38,27 @@ RUN pip wheel --no-deps --wheel-dir /dist /src
 FROM python
 ARG PIP_INDEX_URL=https://pypi.org/simple
 ARG PIP_NO_INDEX=0
-# The lock first (this layer is rebuilt only when the lock changes), then the project without dependencies.
+# The lock first (these layers are rebuilt only when the lock changes), then the project without dependencies.
+# The lock unpacks to 5 GB; committing one layer that size needs about four times it in free disk at once (the
+# container's files, the layer's tar twice, the layer unpacked), so it goes in parts of about 1 GB each: each
+# RUN installs the lock's entries (name==version and their hashes) that one pattern matches, without
+# dependencies, and the last installs the whole lock, which finds those in place and adds the rest.
 COPY locks/server-cuda.txt /opt/lock.txt
+RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \
+    awk '/^[^ #]/ { p = /^torch==/ } p' /opt/lock.txt >/tmp/part.txt \
+    && pip install --no-deps --find-links /wheelhouse/cuda --requirement /tmp/part.txt && rm /tmp/part.txt
+RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \
+    awk '/^[^ #]/ { p = /^nvidia-(cublas|cudnn-cu13)==/ } p' /opt/lock.txt >/tmp/part.txt \
+    && pip install --no-deps --find-links /wheelhouse/cuda --requirement /tmp/part.txt && rm /tmp/part.txt
+RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \
+    awk '/^[^ #]/ { p = /^nvidia-(cufft|cusolver|nccl-cu13|cusparselt-cu13)==/ } p' /opt/lock.txt >/tmp/part.txt \
+    && pip install --no-deps --find-links /wheelhouse/cuda --requirement /tmp/part.txt && rm /tmp/part.txt
+RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \
+    awk '/^[^ #]/ { p = /^(nvidia|cuda)-[a-z0-9-]*==/ } p' /opt/lock.txt >/tmp/part.txt \
+    && pip install --no-deps --find-links /wheelhouse/cuda --requirement /tmp/part.txt && rm /tmp/part.txt
+RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \
+    awk '/^[^ #]/ { p = /^triton==/ } p' /opt/lock.txt >/tmp/part.txt \
+    && pip install --no-deps --find-links /wheelhouse/cuda --requirement /tmp/part.txt && rm /tmp/part.txt
 RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \
     pip install --find-links /wheelhouse/cuda --requirement /opt/lock.txt
 COPY --from=wheel /dist/ /tmp/dist/

@@ -17,6 +17,8 @@
 #   MIRROR            Debian mirror (default: the first one in this machine's apt sources, else deb.debian.org)
 #   IMAGE_PREFIX      image names (default localhost/bge-local; tags :cpu and :cuda)
 #   REFRESH_BASE=1    bootstrap the base again (security updates); otherwise it is kept
+#   KEEP_WHEELHOUSE=0 delete wheelhouse/<variant> (3 GB for cuda) once its image is built, and the untagged
+#                     images no tagged one is built on: for a machine that builds once (CI), short of disk
 # Prints the seconds each step took and appends them to $BGE_OCI_DIR/timings.txt.
 set -euo pipefail
 
@@ -153,11 +155,21 @@ build_image() {
   done_step "image $variant ($(podman image inspect -f '{{.Size}}' "$IMAGE_PREFIX:$variant") bytes)"
 }
 
+# Once an image is built, what only a rebuild would use: the wheels (the image holds them installed) and the
+# images of unused stages and steps; the layers of the tagged images stay, so a rebuild still starts from them.
+drop_build_leftovers() {
+  [ "${KEEP_WHEELHOUSE:-1}" = 0 ] || return 0
+  rm -rf "wheelhouse/$1"
+  podman image prune --force >/dev/null
+  echo "=== KEEP_WHEELHOUSE=0: wheelhouse/$1 and dangling images deleted ($(df -h --output=avail . | tail -1 | tr -d ' ') free)"
+}
+
 total_start=$SECONDS
 build_base
 for v in "${VARIANTS[@]}"; do
   fill_wheelhouse "$v"
   build_image "$v"
+  drop_build_leftovers "$v"
 done
 step_start=$total_start
 done_step "build-images.sh ${VARIANTS[*]} (total)"
