@@ -145,13 +145,20 @@ build_image() {
     args+=(--build-arg TORCH_INDEX_URL=)
   fi
   step "build $IMAGE_PREFIX:$variant from $dockerfile"
-  # --format docker: the OCI image format has no HEALTHCHECK, podman would drop it.
-  # Each output line starts with the seconds since the build began, to see which step takes the time.
-  local t0=$SECONDS
-  podman build --format docker --layers --pull=never \
-    --build-arg "BASE_IMAGE=$BASE" "${args[@]}" \
-    --file "$dockerfile" --tag "$IMAGE_PREFIX:$variant" . 2>&1 \
-    | while IFS= read -r line; do printf '[%4d s] %s\n' $((SECONDS - t0)) "$line"; done
+  # The lock-* stages (the lock in parts) one build each, then the image, which finds them in the layer cache:
+  # podman deletes a build's step containers (each holding its step's files) only when the build ends, so one
+  # build of everything would keep a second copy of the whole lock on disk until its last step.
+  local target output t0=$SECONDS
+  for target in $(sed -nE 's/^FROM[[:space:]]+[^[:space:]]+[[:space:]]+AS[[:space:]]+(lock-[a-z0-9-]+).*/\1/Ip' \
+                  "$dockerfile") ""; do
+    output=(--tag "$IMAGE_PREFIX:$variant")
+    [ -z "$target" ] || output=(--target "$target")
+    # --format docker: the OCI image format has no HEALTHCHECK, podman would drop it.
+    # Each output line starts with the seconds since the build began, to see which step takes the time.
+    podman build --format docker --layers --pull=never \
+      --build-arg "BASE_IMAGE=$BASE" "${args[@]}" --file "$dockerfile" "${output[@]}" . 2>&1 \
+      | while IFS= read -r line; do printf '[%4d s] %s%s\n' $((SECONDS - t0)) "${target:+$target: }" "$line"; done
+  done
   done_step "image $variant ($(podman image inspect -f '{{.Size}}' "$IMAGE_PREFIX:$variant") bytes)"
 }
 
