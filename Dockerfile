@@ -35,11 +35,52 @@ COPY pyproject.toml README.md MANIFEST.in /src/
 COPY local_server /src/local_server
 RUN pip wheel --no-deps --wheel-dir /dist /src
 
-FROM python
+# The lock (these layers are rebuilt only when the lock changes), then the project without dependencies. The
+# lock unpacks to 5 GB, and building one layer needs about four times its size in free disk at once (the
+# container's files, the layer's tar twice, the layer unpacked), so it is installed in parts of about 1 GB,
+# each a stage: deploy/oci/build-images.sh builds the lock-* stages one at a time (--target), which frees
+# each part's temporary copies before the next. A part installs the lock's entries that its pattern matches
+# (name==version and their hashes) without dependencies; the last step installs the whole lock, which finds
+# those in place and adds the rest.
+FROM python AS lock-torch
 ARG PIP_INDEX_URL=https://pypi.org/simple
 ARG PIP_NO_INDEX=0
-# The lock first (this layer is rebuilt only when the lock changes), then the project without dependencies.
 COPY locks/server-cuda.txt /opt/lock.txt
+RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \
+    awk '/^[^ #]/ { p = /^torch==/ } p' /opt/lock.txt >/tmp/part.txt \
+    && pip install --no-deps --find-links /wheelhouse/cuda --requirement /tmp/part.txt && rm /tmp/part.txt
+
+FROM lock-torch AS lock-cuda-1
+ARG PIP_INDEX_URL=https://pypi.org/simple
+ARG PIP_NO_INDEX=0
+RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \
+    awk '/^[^ #]/ { p = /^nvidia-(cublas|cudnn-cu13)==/ } p' /opt/lock.txt >/tmp/part.txt \
+    && pip install --no-deps --find-links /wheelhouse/cuda --requirement /tmp/part.txt && rm /tmp/part.txt
+
+FROM lock-cuda-1 AS lock-cuda-2
+ARG PIP_INDEX_URL=https://pypi.org/simple
+ARG PIP_NO_INDEX=0
+RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \
+    awk '/^[^ #]/ { p = /^nvidia-(cufft|cusolver|nccl-cu13|cusparselt-cu13)==/ } p' /opt/lock.txt >/tmp/part.txt \
+    && pip install --no-deps --find-links /wheelhouse/cuda --requirement /tmp/part.txt && rm /tmp/part.txt
+
+FROM lock-cuda-2 AS lock-cuda-3
+ARG PIP_INDEX_URL=https://pypi.org/simple
+ARG PIP_NO_INDEX=0
+RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \
+    awk '/^[^ #]/ { p = /^(nvidia|cuda)-[a-z0-9-]*==/ } p' /opt/lock.txt >/tmp/part.txt \
+    && pip install --no-deps --find-links /wheelhouse/cuda --requirement /tmp/part.txt && rm /tmp/part.txt
+
+FROM lock-cuda-3 AS lock-triton
+ARG PIP_INDEX_URL=https://pypi.org/simple
+ARG PIP_NO_INDEX=0
+RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \
+    awk '/^[^ #]/ { p = /^triton==/ } p' /opt/lock.txt >/tmp/part.txt \
+    && pip install --no-deps --find-links /wheelhouse/cuda --requirement /tmp/part.txt && rm /tmp/part.txt
+
+FROM lock-triton
+ARG PIP_INDEX_URL=https://pypi.org/simple
+ARG PIP_NO_INDEX=0
 RUN --mount=type=bind,source=wheelhouse,target=/wheelhouse \
     pip install --find-links /wheelhouse/cuda --requirement /opt/lock.txt
 COPY --from=wheel /dist/ /tmp/dist/

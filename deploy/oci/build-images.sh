@@ -17,6 +17,8 @@
 #   MIRROR            Debian mirror (default: the first one in this machine's apt sources, else deb.debian.org)
 #   IMAGE_PREFIX      image names (default localhost/bge-local; tags :cpu and :cuda)
 #   REFRESH_BASE=1    bootstrap the base again (security updates); otherwise it is kept
+#   KEEP_WHEELHOUSE=0 delete wheelhouse/<variant> (3 GB for cuda) once its image is built, and the untagged
+#                     images no tagged one is built on: for a machine that builds once (CI), short of disk
 # Prints the seconds each step took and appends them to $BGE_OCI_DIR/timings.txt.
 set -euo pipefail
 
@@ -143,14 +145,30 @@ build_image() {
     args+=(--build-arg TORCH_INDEX_URL=)
   fi
   step "build $IMAGE_PREFIX:$variant from $dockerfile"
-  # --format docker: the OCI image format has no HEALTHCHECK, podman would drop it.
-  # Each output line starts with the seconds since the build began, to see which step takes the time.
-  local t0=$SECONDS
-  podman build --format docker --layers --pull=never \
-    --build-arg "BASE_IMAGE=$BASE" "${args[@]}" \
-    --file "$dockerfile" --tag "$IMAGE_PREFIX:$variant" . 2>&1 \
-    | while IFS= read -r line; do printf '[%4d s] %s\n' $((SECONDS - t0)) "$line"; done
+  # The lock-* stages (the lock in parts) one build each, then the image, which finds them in the layer cache:
+  # podman deletes a build's step containers (each holding its step's files) only when the build ends, so one
+  # build of everything would keep a second copy of the whole lock on disk until its last step.
+  local target output t0=$SECONDS
+  for target in $(sed -nE 's/^FROM[[:space:]]+[^[:space:]]+[[:space:]]+AS[[:space:]]+(lock-[a-z0-9-]+).*/\1/Ip' \
+                  "$dockerfile") ""; do
+    output=(--tag "$IMAGE_PREFIX:$variant")
+    [ -z "$target" ] || output=(--target "$target")
+    # --format docker: the OCI image format has no HEALTHCHECK, podman would drop it.
+    # Each output line starts with the seconds since the build began, to see which step takes the time.
+    podman build --format docker --layers --pull=never \
+      --build-arg "BASE_IMAGE=$BASE" "${args[@]}" --file "$dockerfile" "${output[@]}" . 2>&1 \
+      | while IFS= read -r line; do printf '[%4d s] %s%s\n' $((SECONDS - t0)) "${target:+$target: }" "$line"; done
+  done
   done_step "image $variant ($(podman image inspect -f '{{.Size}}' "$IMAGE_PREFIX:$variant") bytes)"
+}
+
+# Once an image is built, what only a rebuild would use: the wheels (the image holds them installed) and the
+# images of unused stages and steps; the layers of the tagged images stay, so a rebuild still starts from them.
+drop_build_leftovers() {
+  [ "${KEEP_WHEELHOUSE:-1}" = 0 ] || return 0
+  rm -rf "wheelhouse/$1"
+  podman image prune --force >/dev/null
+  echo "=== KEEP_WHEELHOUSE=0: wheelhouse/$1 and dangling images deleted ($(df -h --output=avail . | tail -1 | tr -d ' ') free)"
 }
 
 total_start=$SECONDS
@@ -158,6 +176,7 @@ build_base
 for v in "${VARIANTS[@]}"; do
   fill_wheelhouse "$v"
   build_image "$v"
+  drop_build_leftovers "$v"
 done
 step_start=$total_start
 done_step "build-images.sh ${VARIANTS[*]} (total)"

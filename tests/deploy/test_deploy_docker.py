@@ -185,6 +185,52 @@ def test_copies_from_stages_name_earlier_stages(name):
             assert source_stage in stages, f"{name}: {keyword} --from={source_stage} before that stage"
 
 
+LOCK_OF = {"Dockerfile": "locks/server-cuda.txt", "Dockerfile.cpu": "locks/server-cpu.txt"}
+PART_PATTERN = re.compile(r"awk '/\^\[\^ #\]/ \{ p = /(?P<pattern>[^/]+)/ \} p' /opt/lock.txt")
+
+
+@pytest.mark.parametrize("name", DOCKERFILES)
+def test_the_lock_is_installed_in_parts_then_whole(name):
+    """The lock-* stages (one podman build each in deploy/oci/build-images.sh, so that no build holds more than
+    about 1 GB of the lock in temporary copies) chain from the python stage, each installs the lock entries its
+    pattern picks, with their hashes, and picks some not installed yet (a renamed package would otherwise slip
+    silently into one big layer again); the image installs the whole lock on top of the last of them."""
+    lock = (REPO / LOCK_OF[name]).read_text()
+    blocks: dict[str, str] = {}
+    for line in lock.splitlines(keepends=True):
+        if re.match(r"[^ #]", line):
+            entry = line.split("==")[0]
+            blocks[entry] = ""
+        if blocks and line.startswith((" ", entry)):
+            blocks[entry] += line
+    entries = list(blocks)
+    parent, installed, parts = "python", set(), 0
+    for keyword, args in instructions(name):
+        if keyword == "FROM" and len(args.split()) == 3 and args.split()[-1].startswith("lock-"):
+            assert args.split()[0] == parent, f"{name}: {args} does not build on {parent}"
+            parent = args.split()[-1]
+        elif keyword == "FROM" and parent.startswith("lock-"):
+            assert args == parent, f"{name}: the image starts from {args}, not from the last part {parent}"
+            parent = "the image"
+        elif keyword == "RUN" and parent.startswith("lock-"):
+            command = flags_and_rest(args)[1].partition(" && ")[0].replace("/opt/lock.txt", LOCK_OF[name])
+            part = subprocess.run(["sh", "-c", command.partition(" >")[0]], cwd=REPO, capture_output=True,
+                                  text=True, check=True).stdout
+            pattern = PART_PATTERN.search(args)
+            assert pattern, f"{name}: {parent} installs no part of the lock"
+            names = [e for e in entries if re.match(pattern["pattern"], e + "==")]
+            # each entry whole: its requirement line and the lines that continue it (the hashes, where the lock
+            # has them: pip then checks them, as it does for the whole lock)
+            assert part == "".join(blocks[n] for n in names), f"{name}: {parent} picks {part!r}"
+            assert set(names) - installed, f"{name}: {parent} installs nothing new"
+            installed |= set(names)
+            parts += 1
+        elif keyword == "RUN" and "--requirement /opt/lock.txt" in args:
+            assert parent == "the image" and "--no-deps" not in args
+            parts = -parts
+    assert parts < 0, f"{name}: no lock-* stage, or the image does not install the whole lock after them"
+
+
 def tracked_files() -> list[str]:
     out = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True)
     if out.returncode != 0:
