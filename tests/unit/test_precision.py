@@ -194,7 +194,9 @@ def _as_bin(source: Path, target: Path, dtype: str) -> Path:
 @pytest.fixture(scope="module")
 def checkpoints(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("checkpoints")
-    return {"safetensors": tiny_models / "bge-reranker-v2-m3",
+    # a private copy: other tests in this process keep fp32 models of the shared tiny directory loaded (mapped)
+    own = shutil.copytree(tiny_models / "bge-reranker-v2-m3", root / "safetensors")
+    return {"safetensors": own,
             "bin-fp32": _as_bin(tiny_models / "bge-reranker-v2-m3", root / "fp32", "float32"),
             "bin-bf16": _as_bin(tiny_models / "bge-reranker-v2-m3", root / "bf16", "bfloat16")}
 
