@@ -283,15 +283,25 @@ def run_scenario(scenario: Scenario, targets: list[Target], counter: TokenCounte
     if not active:
         print("  no target runs this scenario", flush=True)
     for rep in range(args.reps if active else 0):
-        order = active[rep % len(active):] + active[: rep % len(active)]
+        order = active[rep % len(active):] + active[: rep % len(active)] if active else []
         for target in order:
             pids = target.pids()
             cpu0 = cpu_seconds(pids)
             if gpu_sampler:
                 gpu_sampler.start()
-            result = asyncio.run(target.run(scenario, requests))
-            if gpu_sampler:
-                gpu_sampler.stop()
+            try:
+                result = asyncio.run(target.run(scenario, requests))
+            except Exception as exc:  # the target died mid-rep (say, killed for memory): drop it, keep the run
+                problem = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:300]}"
+                info["results"][target.name] = {"skipped": f"failed in rep {rep + 1} ({problem})"}
+                print(f"  rep {rep + 1} {target.name:<20} FAILED, dropped ({problem})", flush=True)
+                if failures is not None:
+                    failures.append(f"{target.name}: failed in rep {rep + 1} of ({scenario.key})")
+                active.remove(target)
+                continue
+            finally:
+                if gpu_sampler:
+                    gpu_sampler.stop()
             figures = rep_figures(result, requests, flops, cpu_seconds(pids) - cpu0)
             info["results"][target.name]["reps"].append(figures)
             status = f"  {figures['errors']} ERRORS: {result.first_error}" if figures["errors"] else ""

@@ -154,3 +154,32 @@ def test_show_partial_json_with_precision_ratios(bench: Any, tmp_path: Path, cap
     assert "bge-local@int8 ÷ infinity@torch-int8" not in ratios  # it never ran (d)
     assert "| bge-local@int8 ÷ bge-local@fp32 | 2.50× (2.00–3.00), p50 0.50× | – |" in out
     assert "bge-local@int8: bge-m3 int8" in out and "model_quantized.onnx" in out
+
+
+def test_a_target_that_dies_mid_rep_is_dropped_and_the_run_goes_on(bench: Any, tiny_models: Path,
+                                                                   tmp_path: Path) -> None:
+    """A real tiny server takes the warm-up, then its process is killed (as the kernel's OOM killer does to a peer
+    in a crowded run): that rep fails, the target is dropped with the reason, and the scenario still returns."""
+    workload = sys.modules["workload"]
+    peers = sys.modules["precision_targets"]
+    embedder, reranker = str(tiny_models / "bge-m3"), str(tiny_models / "bge-reranker-v2-m3")
+
+    class DiesAfterWarmup(peers.BgeLocalPrecision):
+        async def run(self, scenario, requests, validate=False):
+            if not validate:  # the timed reps (the warm-up validates): the process is gone by now
+                self.proc.kill()
+                self.proc.wait(timeout=30)
+            return await super().run(scenario, requests, validate)
+
+    target = DiesAfterWarmup(embedder, reranker, "cpu", tmp_path, precision="fp32")
+    target.start()
+    try:
+        failures: list[str] = []
+        info = bench.run_scenario(workload.SCENARIOS["a"], [target], workload.TokenCounter(embedder),
+                                  bench.encoder_shape(embedder), _args(bench, "bge-local@fp32", tmp_path), None,
+                                  failures)
+    finally:
+        target.stop()
+    assert info["results"]["bge-local@fp32"]["skipped"].startswith("failed in rep 1 (RuntimeError: bge-local@fp32 "
+                                                                   "exited with -9")
+    assert failures == ["bge-local@fp32: failed in rep 1 of (a)"]
