@@ -52,6 +52,9 @@ def test_precision_pairs_are_like_for_like(bench: Any) -> None:
     assert ("bge-local@auto", "infinity@torch-fp32") in pairs
     assert not [p for p in pairs if specs.precision_of(p[1]) not in (specs.precision_of(p[0]), "fp32")]
     assert specs.precision_pairs(["bge-local", "infinity"]) == []  # the plain run has its own ratio table
+    with_seeds = specs.precision_pairs(specs.parse_targets("seed-http,precision"))
+    assert ("bge-local@auto", "seed-http") in with_seeds and ("bge-local@fp32", "seed-http") in with_seeds
+    assert ("bge-local@int8", "seed-http") not in with_seeds
 
 
 def _args(bench: Any, targets: str, tmp_path: Path, **extra: Any) -> argparse.Namespace:
