@@ -110,7 +110,9 @@ def ratios(report: dict[str, Any]) -> dict[str, Any]:
 def precision_ratios(report: dict[str, Any]) -> dict[str, Any]:
     """The precision comparison, per pair ``"A ÷ B"`` (target_specs.precision_pairs) and scenario."""
     out: dict[str, Any] = {}
-    for ours, theirs in precision_pairs(target_names(report)):
+    scenarios = report.get("scenarios", {}).values()
+    ran = [n for n in target_names(report) if any(i.get("results", {}).get(n, {}).get("reps") for i in scenarios)]
+    for ours, theirs in precision_pairs(ran):  # only targets that ran: "infinity" listed unrun hides its variants
         per = {key: e for key, info in report["scenarios"].items() if (e := paired(info, ours, theirs))}
         if per:
             out[f"{ours} ÷ {theirs}"] = per

@@ -186,3 +186,12 @@ def test_a_target_that_dies_mid_rep_is_dropped_and_the_run_goes_on(bench: Any, t
     assert info["results"]["bge-local@fp32"]["skipped"].startswith("failed in rep 1 (RuntimeError: bge-local@fp32 "
                                                                    "exited with -9")
     assert failures == ["bge-local@fp32: failed in rep 1 of (a)"]
+
+
+def test_auto_is_set_against_infinitys_default_variant_when_plain_infinity_did_not_run(bench: Any) -> None:
+    report_module = sys.modules["report"]
+    results = {"bge-local@auto": {"reps": [_rep(200.0, 10.0)], "summary": {"p50_ms": 10.0}},
+               "infinity@torch-fp32": {"reps": [_rep(100.0, 20.0)], "summary": {"p50_ms": 20.0}}}
+    report = {**_report({"a": {"results": results}}), "requested_targets": ["bge-local@auto", "infinity@torch-fp32"]}
+    ratios = report_module.precision_ratios(report)
+    assert ratios["bge-local@auto ÷ infinity@torch-fp32"]["a"]["throughput"] == 2.0
