@@ -85,7 +85,9 @@ def running(variant: str, models_volume: Path):
     """The image started as docs/deploy.md says, with the models from the /models volume (no hub)."""
     port = free_port()
     options = ["--publish", f"127.0.0.1:{port}:8000", "--volume", f"{models_volume}:/models", "--shm-size", "1g"]
-    for key, value in MODEL_ENV.items():
+    # fp32: the answers are compared with this checkout's fp32 server to 1e-5 (the image's default, --precision
+    # auto, is what the compose test below starts: bf16 on a CPU that computes it natively)
+    for key, value in {**MODEL_ENV, "BGE_LOCAL_PRECISION": "fp32"}.items():
         options += ["--env", f"{key}={value}"]
     # the GPU image on a machine without a GPU: the CUDA build of torch, running on the CPU
     args = ["serve", "--device", "cpu"] if variant == "cuda" else []
@@ -209,7 +211,7 @@ def compose(file: str, *args: str, env: dict[str, str], timeout: float = 180) ->
                   tool="podman-compose")
 
 
-def test_compose_file_starts_the_image(variant: str, models_volume: Path):
+def test_compose_file_starts_the_image(variant: str, models_volume: Path, server):
     """`docker compose up -d` with the settings a user puts in .env: image, loopback port, a models folder,
     the models inside it, an API key (and, for the GPU file on this machine, the CPU)."""
     if shutil.which("podman-compose") is None:
@@ -228,8 +230,14 @@ def test_compose_file_starts_the_image(variant: str, models_volume: Path):
         assert podman("port", container.name).stdout.split() == ["8000/tcp", "->", f"127.0.0.1:{port}"]
         url = f"http://127.0.0.1:{port}"
         assert httpx.post(url + "/v1/embeddings", json={"input": "x"}, timeout=30).status_code == 401
-        vectors = embed(url, TEXTS, headers={"Authorization": "Bearer sk-compose-test"})
+        key = {"Authorization": "Bearer sk-compose-test"}
+        vectors = embed(url, TEXTS, headers=key)
         assert vectors.shape[0] == len(TEXTS)
+        # out of the box, --precision auto: bf16 where this CPU computes it natively, else fp32; close to fp32 anyway
+        health = httpx.get(url + "/health", headers=key, timeout=30).json()
+        assert {m["precision"] for m in health["models"]} <= {"fp32", "bf16"}, health
+        reference = embed(server.url, TEXTS)
+        assert np.min(np.sum(vectors * reference, axis=1)) >= 0.999
         # `docker compose stop`: SIGTERM, and the server drains and exits by itself within the file's grace period
         # (podman-compose 1.0 does not read stop_grace_period: passed by hand). Killed when it ends: 137.
         grace = service["stop_grace_period"].removesuffix("s")

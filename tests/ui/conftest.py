@@ -26,8 +26,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
+    """One chromium per test module. Not per session: Playwright's sync API keeps an asyncio loop running in the
+    main thread while it is started, and every ``asyncio.run`` in a later test (tests/unit's) would fail."""
     try:
         from playwright.sync_api import expect, sync_playwright
     except ImportError:
